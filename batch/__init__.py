@@ -1,0 +1,1 @@
+"""isoguard: batch layer."""

@@ -1,0 +1,1 @@
+"""isoguard: dashboard layer."""

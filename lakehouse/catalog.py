@@ -1,0 +1,140 @@
+"""The table catalog: every Delta table's name, schema, partitioning and location.
+
+Schemas that carry event fields are derived from the config, so a new event
+schema is a change of the TOML file only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from lakehouse.config import Config, FieldSpec
+
+SPARK_TYPES = {
+    "string": T.StringType(),
+    "double": T.DoubleType(),
+    "long": T.LongType(),
+    "timestamp": T.TimestampType(),
+}
+
+# delta-rs (the dashboard's reader) must be able to read every table.
+TABLE_PROPERTIES = {
+    "delta.enableDeletionVectors": "false",
+    "delta.appendOnly": "false",
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    schema: T.StructType
+    partition_by: tuple[str, ...] = ()
+
+
+def event_field(spec: FieldSpec) -> T.StructField:
+    return T.StructField(spec.name, SPARK_TYPES[spec.type], nullable=not spec.required)
+
+
+def events_schema(config: Config) -> T.StructType:
+    fields = [event_field(f) for f in config.schema.fields]
+    return T.StructType(
+        fields
+        + [
+            T.StructField("ingested_at", T.TimestampType(), False),
+            T.StructField("source_file", T.StringType(), True),
+            T.StructField("event_date", T.DateType(), False),
+        ]
+    )
+
+
+def quarantine_schema() -> T.StructType:
+    return T.StructType(
+        [
+            T.StructField("raw", T.StringType(), True),
+            T.StructField("reason", T.StringType(), False),
+            T.StructField("detail", T.StringType(), True),
+            T.StructField("source_file", T.StringType(), True),
+            T.StructField("batch_id", T.LongType(), False),
+            T.StructField("ingested_at", T.TimestampType(), False),
+            T.StructField("ingest_date", T.DateType(), False),
+        ]
+    )
+
+
+def scores_schema(config: Config) -> T.StructType:
+    s = config.schema
+    return T.StructType(
+        [
+            T.StructField(s.event_id, T.StringType(), False),
+            T.StructField(s.key, T.StringType(), False),
+            T.StructField(s.event_time, T.TimestampType(), False),
+        ]
+        + [T.StructField(name, T.DoubleType(), True) for name in config.features]
+        + [
+            T.StructField("anomaly_score", T.DoubleType(), False),
+            T.StructField("is_anomaly", T.BooleanType(), False),
+            T.StructField("threshold", T.DoubleType(), False),
+            T.StructField("model_version", T.StringType(), False),
+            T.StructField("scored_at", T.TimestampType(), False),
+            T.StructField("event_date", T.DateType(), False),
+        ]
+    )
+
+
+def stream_stats_schema() -> T.StructType:
+    long, double = T.LongType(), T.DoubleType()
+    return T.StructType(
+        [
+            T.StructField("batch_id", long, False),
+            T.StructField("started_at", T.TimestampType(), False),
+            T.StructField("finished_at", T.TimestampType(), False),
+            T.StructField("duration_ms", long, False),
+            T.StructField("rows_in", long, False),
+            T.StructField("rows_valid", long, False),
+            T.StructField("rows_quarantined", long, False),
+            T.StructField("rows_scored", long, False),
+            T.StructField("anomalies", long, False),
+            T.StructField("anomaly_rate", double, True),
+            T.StructField("input_rate", double, True),
+            T.StructField("processing_rate", double, True),
+            T.StructField("bytes_in", long, False),
+            T.StructField("latency_p50_ms", double, True),
+            T.StructField("latency_p95_ms", double, True),
+            T.StructField("latency_max_ms", double, True),
+            T.StructField("model_version", T.StringType(), True),
+            T.StructField("threshold", double, True),
+        ]
+    )
+
+
+def tables(config: Config) -> dict[str, Table]:
+    return {
+        t.name: t
+        for t in (
+            Table("events", events_schema(config), ("event_date",)),
+            Table("quarantine", quarantine_schema(), ("ingest_date",)),
+            Table("scores", scores_schema(config), ("event_date",)),
+            Table("stream_stats", stream_stats_schema()),
+        )
+    }
+
+
+def table_path(config: Config, name: str) -> str:
+    if name not in tables(config):
+        raise KeyError(f"unknown table {name!r}")
+    return config.lake_path(name)
+
+
+def ensure_tables(spark: SparkSession, config: Config) -> None:
+    """Create every missing table (empty, with its schema and partitioning)."""
+    from delta.tables import DeltaTable
+
+    for table in tables(config).values():
+        builder = DeltaTable.createIfNotExists(spark).location(table_path(config, table.name)).addColumns(table.schema)
+        if table.partition_by:
+            builder = builder.partitionedBy(*table.partition_by)
+        for key, value in TABLE_PROPERTIES.items():
+            builder = builder.property(key, value)
+        builder.execute()

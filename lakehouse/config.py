@@ -1,0 +1,292 @@
+"""Load and check the one TOML file that describes a deployment.
+
+>>> config = load_config("conf/default.toml")
+>>> config.schema.key
+'device_id'
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+FIELD_TYPES = ("string", "double", "long", "timestamp")
+SOURCE_KINDS = ("files",)
+UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message is one line naming the key."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    required: bool = False
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in ("double", "long")
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    fields: tuple[FieldSpec, ...]
+    event_id: str
+    key: str
+    event_time: str
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> FieldSpec:
+        return next(f for f in self.fields if f.name == name)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    kind: str = "files"
+    landing: str = "landing"
+    max_files_per_trigger: int = 0
+    max_record_bytes: int = 4096
+    unknown_fields: str = "reject"
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    trigger_seconds: float = 1.0
+    checkpoint: str = "_checkpoints/stream"
+    model_refresh_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "isoguard"
+    num_trees: int = 100
+    max_samples: int = 256
+    contamination: float = 0.01
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    host: str = "127.0.0.1"
+    port: int = 8050
+    refresh_seconds: float = 2.0
+    window_minutes: int = 10
+
+
+@dataclass(frozen=True)
+class Config:
+    schema: EventSchema
+    features: tuple[str, ...]
+    lake_root: str
+    source: SourceConfig = field(default_factory=SourceConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    mlflow_tracking_uri: str = ""
+    mlflow_experiment: str = "isoguard"
+    path: str = ""
+
+    def lake_path(self, relative: str) -> str:
+        """A path under the lake root, unless `relative` is already absolute or a URI."""
+        if "://" in relative or os.path.isabs(relative):
+            return relative
+        return f"{self.lake_root.rstrip('/')}/{relative}"
+
+    @property
+    def landing_path(self) -> str:
+        return self.lake_path(self.source.landing)
+
+    @property
+    def checkpoint_path(self) -> str:
+        return self.lake_path(self.stream.checkpoint)
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.lake_path('mlflow.db')}"
+
+    @property
+    def artifact_location(self) -> str | None:
+        """Where MLflow keeps artifacts for the default local store; None defers to the server."""
+        if self.mlflow_tracking_uri:
+            return None
+        return Path(self.lake_path("mlartifacts")).as_uri()
+
+    def with_lake(self, root: str) -> "Config":
+        return replace(self, lake_root=_absolute(root))
+
+
+def _absolute(path: str) -> str:
+    return path if "://" in path else str(Path(path).resolve())
+
+
+class _Section:
+    """Typed access to one TOML table; every error names the dotted key."""
+
+    def __init__(self, data: Any, prefix: str):
+        if not isinstance(data, dict):
+            raise ConfigError(f"{prefix}: must be a table")
+        self.data, self.prefix = data, prefix
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def get(self, name: str, kind: type | tuple, default: Any = None, required: bool = False):
+        if name not in self.data:
+            if required:
+                raise ConfigError(f"{self.key(name)}: missing required key")
+            return default
+        value = self.data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise ConfigError(f"{self.key(name)}: expected {kinds[0].__name__}, got {value!r}")
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds):
+            raise ConfigError(f"{self.key(name)}: expected {kinds[0].__name__}, got {value!r}")
+        return value
+
+    def positive(self, name: str, kind: type, default: Any, allow_zero: bool = False):
+        value = self.get(name, kind, default)
+        if value < 0 or (value == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise ConfigError(f"{self.key(name)}: must be {bound}, got {value!r}")
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(name, str, default)
+        if value not in choices:
+            raise ConfigError(f"{self.key(name)}: must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def section(self, name: str) -> "_Section":
+        return _Section(self.data.get(name, {}), self.key(name))
+
+
+def _parse_fields(schema: _Section) -> tuple[FieldSpec, ...]:
+    raw = schema.get("fields", list, required=True)
+    specs, seen = [], set()
+    for i, item in enumerate(raw):
+        f = _Section(item, f"schema.fields[{i}]")
+        name = f.get("name", str, required=True)
+        if name in seen:
+            raise ConfigError(f"schema.fields[{i}].name: duplicate field {name!r}")
+        seen.add(name)
+        spec = FieldSpec(
+            name=name,
+            type=f.choice("type", FIELD_TYPES, "string"),
+            required=f.get("required", bool, False),
+            min=f.get("min", float),
+            max=f.get("max", float),
+        )
+        if (spec.min is not None or spec.max is not None) and not spec.is_numeric:
+            raise ConfigError(f"schema.fields[{i}]: min/max only apply to numeric fields, not {spec.type}")
+        if spec.min is not None and spec.max is not None and spec.min > spec.max:
+            raise ConfigError(f"schema.fields[{i}]: min {spec.min} is greater than max {spec.max}")
+        specs.append(spec)
+    if not specs:
+        raise ConfigError("schema.fields: needs at least one field")
+    return tuple(specs)
+
+
+def _parse_schema(root: _Section) -> EventSchema:
+    schema = root.section("schema")
+    fields = _parse_fields(schema)
+    by_name = {f.name: f for f in fields}
+    roles = {}
+    for role, wanted in (("event_id", "string"), ("key", "string"), ("event_time", "timestamp")):
+        name = schema.get(role, str, required=True)
+        if name not in by_name:
+            raise ConfigError(f"schema.{role}: {name!r} is not one of schema.fields")
+        if by_name[name].type != wanted or not by_name[name].required:
+            raise ConfigError(f"schema.{role}: field {name!r} must be a required {wanted}")
+        roles[role] = name
+    return EventSchema(fields=fields, **roles)
+
+
+def parse_config(data: dict, path: str = "<config>", environ: dict | None = None) -> Config:
+    """Build a Config from parsed TOML; raises ConfigError naming the offending key."""
+    environ = os.environ if environ is None else environ
+    root = _Section(data, "")
+    schema = _parse_schema(root)
+
+    feats = root.section("features")
+    columns = feats.get("columns", list, required=True)
+    if not columns:
+        raise ConfigError("features.columns: needs at least one feature")
+    for name in columns:
+        if name not in schema.names:
+            raise ConfigError(f"features.columns: {name!r} is not one of schema.fields")
+        if not schema.field(name).is_numeric:
+            raise ConfigError(f"features.columns: {name!r} is not numeric")
+
+    src = root.section("source")
+    source = SourceConfig(
+        kind=src.choice("kind", SOURCE_KINDS, "files"),
+        landing=src.get("landing", str, "landing"),
+        max_files_per_trigger=src.positive("max_files_per_trigger", int, 0, allow_zero=True),
+        max_record_bytes=src.positive("max_record_bytes", int, 4096),
+        unknown_fields=src.choice("unknown_fields", UNKNOWN_FIELD_POLICIES, "reject"),
+    )
+    st = root.section("stream")
+    stream = StreamConfig(
+        trigger_seconds=st.positive("trigger_seconds", float, 1.0),
+        checkpoint=st.get("checkpoint", str, "_checkpoints/stream"),
+        model_refresh_seconds=st.positive("model_refresh_seconds", float, 10.0),
+    )
+    m = root.section("model")
+    contamination = m.get("contamination", float, 0.01)
+    if not 0.0 < contamination < 0.5:
+        raise ConfigError(f"model.contamination: must be in (0, 0.5), got {contamination!r}")
+    model = ModelConfig(
+        name=m.get("name", str, "isoguard"),
+        num_trees=m.positive("num_trees", int, 100),
+        max_samples=m.positive("max_samples", int, 256),
+        contamination=contamination,
+        seed=m.get("seed", int, 42),
+    )
+    d = root.section("dashboard")
+    dashboard = DashboardConfig(
+        host=d.get("host", str, "127.0.0.1"),
+        port=d.positive("port", int, 8050),
+        refresh_seconds=d.positive("refresh_seconds", float, 2.0),
+        window_minutes=d.positive("window_minutes", int, 10),
+    )
+    ml = root.section("mlflow")
+    lake_root = environ.get("ISOGUARD_LAKE") or root.section("lake").get("root", str, "lake")
+    return Config(
+        schema=schema,
+        features=tuple(columns),
+        lake_root=_absolute(lake_root),
+        source=source,
+        stream=stream,
+        model=model,
+        dashboard=dashboard,
+        mlflow_tracking_uri=environ.get("MLFLOW_TRACKING_URI") or ml.get("tracking_uri", str, ""),
+        mlflow_experiment=ml.get("experiment", str, "isoguard"),
+        path=path,
+    )
+
+
+def load_config(path: str | os.PathLike, environ: dict | None = None) -> Config:
+    """Read a TOML config file; every problem is a ConfigError with a one-line message."""
+    path = str(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        return parse_config(data, path, environ)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

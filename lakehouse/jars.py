@@ -1,0 +1,162 @@
+"""The JVM packages Spark needs beyond its own jars: the one place their coordinates live.
+
+Coordinates follow the installed pyspark and delta-spark versions, so the Python
+pins in pyproject.toml are the single source of truth. `make setup` runs
+
+    python -m lakehouse.jars resolve
+
+which asks Maven (from Maven Central, through the local Maven repository) for
+each group's jars and their runtime dependencies and copies those that Spark
+does not already ship into `.jars/<group>/`. The SparkSession builder puts
+those files on the classpath, so nothing is downloaded at run time. On a
+cluster, pass the same coordinates to spark-submit:
+
+    spark-submit --packages "$(python -m lakehouse.jars coordinates)" ...
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import pyspark
+
+SCALA_BINARY = "2.13"
+JAR_HOME = Path(__file__).resolve().parent.parent / ".jars"
+
+
+def _spark_minor() -> str:
+    return ".".join(pyspark.__version__.split(".")[:2])
+
+
+def coordinates(group: str) -> list[str]:
+    """Maven coordinates of one group of packages: "delta" or "kafka"."""
+    if group == "delta":
+        delta = metadata.version("delta-spark")
+        return [f"io.delta:delta-spark_{_spark_minor()}_{SCALA_BINARY}:{delta}"]
+    if group == "kafka":
+        return [f"org.apache.spark:spark-sql-kafka-0-10_{SCALA_BINARY}:{pyspark.__version__}"]
+    raise ValueError(f"unknown jar group {group!r}")
+
+
+GROUPS = ("delta", "kafka")
+# What `resolve` fetches when no group is named. The Kafka connector 4.2.0 depends on
+# spark-token-provider-kafka-0-10 4.2.0, which the reachable Maven Central does not
+# serve yet, so it is resolved on demand (`python -m lakehouse.jars resolve kafka`).
+DEFAULT_GROUPS = ("delta",)
+
+
+def group_dir(group: str) -> Path:
+    return JAR_HOME / group
+
+
+def jar_paths(group: str) -> list[str]:
+    """The resolved jar files of a group; a clear error if setup has not run."""
+    found = sorted(str(p) for p in group_dir(group).glob("*.jar"))
+    if not found:
+        raise RuntimeError(f"no {group} jars in {group_dir(group)}: run `make setup` (python -m lakehouse.jars resolve)")
+    return found
+
+
+def _artifact_name(jar: str) -> str:
+    """'jackson-core-2.13.5.jar' -> 'jackson-core'."""
+    return re.sub(r"-\d[\w.\-]*\.jar$", "", Path(jar).name)
+
+
+def _pom(coords: list[str]) -> str:
+    deps = []
+    for c in coords:
+        g, a, v = c.split(":")
+        deps.append(f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>")
+    return (
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>isoguard</groupId><artifactId>jars</artifactId><version>0</version><packaging>pom</packaging>"
+        f"<dependencies>{''.join(deps)}</dependencies></project>"
+    )
+
+
+# Some Spark poms name extra repositories that are not Maven Central; route every
+# request to Central unless the user has Maven settings of their own (a corporate mirror).
+_CENTRAL_ONLY = (
+    "<settings><mirrors><mirror><id>central-only</id><mirrorOf>*</mirrorOf>"
+    "<url>https://repo.maven.apache.org/maven2</url></mirror></mirrors></settings>"
+)
+
+
+def resolve(group: str) -> list[str]:
+    """Copy a group's jars (minus those Spark ships) into .jars/<group>/; idempotent."""
+    target = group_dir(group)
+    stamp = target / "COORDINATES"
+    coords = coordinates(group)
+    if stamp.exists() and stamp.read_text().split() == coords and any(target.glob("*.jar")):
+        return jar_paths(group)
+    if shutil.which("mvn") is None:
+        raise RuntimeError("Maven (mvn) is required to resolve the Spark jars: install it (apt-get install maven)")
+    spark_jars = {_artifact_name(p.name) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "pom.xml").write_text(_pom(coords))
+        out = Path(tmp) / "out"
+        cmd = ["mvn", "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={out}"]
+        if not (Path.home() / ".m2" / "settings.xml").exists():
+            (Path(tmp) / "settings.xml").write_text(_CENTRAL_ONLY)
+            cmd += ["-s", str(Path(tmp) / "settings.xml")]
+        result = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        if result.returncode != 0:
+            lines = [l for l in result.stdout.splitlines() if "ERROR" in l] or result.stdout.splitlines()
+            raise RuntimeError(f"Maven could not resolve {', '.join(coords)}: {lines[0] if lines else 'unknown error'}")
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for jar in out.glob("*.jar"):
+            if _artifact_name(jar.name) not in spark_jars:
+                shutil.copy2(jar, target / jar.name)
+    stamp.write_text("\n".join(coords) + "\n")
+    return jar_paths(group)
+
+
+def write_spark_defaults(groups: tuple[str, ...] = DEFAULT_GROUPS) -> Path:
+    """Make this environment's own `spark-submit` find the jars, like a configured cluster.
+
+    A JVM that spark-submit already started ignores `spark.jars` set later in the
+    SparkSession builder, so the local install gets a spark-defaults.conf.
+    """
+    conf_dir = Path(pyspark.__file__).parent / "conf"
+    conf_dir.mkdir(exist_ok=True)
+    target = conf_dir / "spark-defaults.conf"
+    lines = [
+        "# written by `python -m lakehouse.jars resolve` (isoguard make setup)",
+        f"spark.jars {','.join(p for g in groups for p in jar_paths(g))}",
+        f"spark.pyspark.python {sys.executable}",
+        f"spark.pyspark.driver.python {sys.executable}",
+    ]
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv else "resolve"
+    groups = argv[1:] or list(DEFAULT_GROUPS)
+    try:
+        if command == "resolve":
+            if shutil.which("java") is None:
+                raise RuntimeError("Java 17 is required to run Spark: install it (apt-get install openjdk-17-jre-headless)")
+            for g in groups:
+                print(f"{g}: {len(resolve(g))} jars in {group_dir(g)}")
+            write_spark_defaults(tuple(g for g in GROUPS if group_dir(g).exists()))
+        elif command == "coordinates":
+            print(",".join(c for g in groups for c in coordinates(g)))
+        else:
+            raise RuntimeError(f"unknown command {command!r}: use resolve or coordinates")
+    except (RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""isoguard: models layer."""

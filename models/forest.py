@@ -1,0 +1,152 @@
+"""Isolation forest as a Spark ML Estimator and Model.
+
+`anomaly_score` is the score of Liu, Ting and Zhou (2008), 2^(-E[h(x)]/c(psi)),
+in (0, 1], higher is more anomalous; it equals scikit-learn's
+`-IsolationForest.score_samples` on the same trees. The threshold is set at fit
+time as the (1 - contamination) quantile of the scores of the whole input,
+computed with Spark's approxQuantile at relative error QUANTILE_RELATIVE_ERROR.
+
+>>> from pyspark.sql import SparkSession
+>>> spark = SparkSession.builder.getOrCreate()                      # doctest: +SKIP
+>>> df = spark.createDataFrame([(float(i % 7), float(i % 5)) for i in range(500)] + [(90.0, 90.0)], "a double, b double")  # doctest: +SKIP
+>>> model = IsolationForest(inputCols=["a", "b"], numTrees=50).fit(df)  # doctest: +SKIP
+>>> model.transform(df).orderBy("anomaly_score", ascending=False).first().a  # doctest: +SKIP
+90.0
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from pyspark import keyword_only
+from pyspark.ml import Estimator, Model
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasInputCols, HasPredictionCol, HasSeed
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from sklearn.ensemble import IsolationForest as SkIsolationForest
+
+QUANTILE_RELATIVE_ERROR = 1e-3
+
+
+class _IsolationForestParams(HasInputCols, HasSeed, HasPredictionCol):
+    numTrees = Param(Params._dummy(), "numTrees", "number of trees (> 0)", typeConverter=TypeConverters.toInt)
+    maxSamples = Param(Params._dummy(), "maxSamples", "rows drawn for each tree (> 0)", typeConverter=TypeConverters.toInt)
+    contamination = Param(Params._dummy(), "contamination", "target share of anomalies, sets the threshold", typeConverter=TypeConverters.toFloat)
+    scoreCol = Param(Params._dummy(), "scoreCol", "output column for the anomaly score", typeConverter=TypeConverters.toString)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(numTrees=100, maxSamples=256, contamination=0.01, seed=42,
+                         scoreCol="anomaly_score", predictionCol="is_anomaly")
+
+    def getNumTrees(self) -> int:
+        return self.getOrDefault(self.numTrees)
+
+    def getMaxSamples(self) -> int:
+        return self.getOrDefault(self.maxSamples)
+
+    def getContamination(self) -> float:
+        return self.getOrDefault(self.contamination)
+
+    def getScoreCol(self) -> str:
+        return self.getOrDefault(self.scoreCol)
+
+    def setInputCols(self, value: list[str]):
+        return self._set(inputCols=value)
+
+    def setScoreCol(self, value: str):
+        return self._set(scoreCol=value)
+
+    def setPredictionCol(self, value: str):
+        return self._set(predictionCol=value)
+
+
+class IsolationForest(Estimator, _IsolationForestParams):
+    """Fits trees on a Spark-drawn sample of at most numTrees x maxSamples rows."""
+
+    @keyword_only
+    def __init__(self, *, inputCols=None, numTrees=100, maxSamples=256, contamination=0.01, seed=42,
+                 scoreCol="anomaly_score", predictionCol="is_anomaly"):
+        super().__init__()
+        self._set(**self._input_kwargs)
+
+    def _fit(self, dataset: DataFrame) -> "IsolationForestModel":
+        cols = self.getInputCols()
+        num_trees, max_samples = self.getNumTrees(), self.getMaxSamples()
+        if num_trees <= 0 or max_samples <= 0:
+            raise ValueError("numTrees and maxSamples must be positive")
+        if not 0.0 < self.getContamination() < 0.5:
+            raise ValueError("contamination must be in (0, 0.5)")
+        sample = draw_sample(dataset.select(*cols), num_trees * max_samples, self.getSeed())
+        if len(sample) < 2:
+            raise ValueError(f"cannot fit an isolation forest on {len(sample)} rows")
+        forest = SkIsolationForest(
+            n_estimators=num_trees,
+            max_samples=min(max_samples, len(sample)),
+            random_state=self.getSeed() % (2**32),
+        ).fit(sample.to_numpy(dtype="float64"))
+        model = self._copyValues(IsolationForestModel(forest=forest))
+        model.sample_size_ = len(sample)
+        model.threshold_ = threshold_from_contamination(model.transform(dataset), model.getScoreCol(), self.getContamination())
+        return model
+
+
+def draw_sample(frame: DataFrame, size: int, seed: int) -> pd.DataFrame:
+    """A uniform sample of at most `size` rows, drawn by Spark; never collects the whole input."""
+    total = frame.count()
+    if total == 0:
+        return frame.limit(0).toPandas()
+    fraction = min(1.0, 1.2 * size / total)
+    return frame.sample(withReplacement=False, fraction=fraction, seed=seed).limit(size).toPandas()
+
+
+def threshold_from_contamination(scored: DataFrame, score_col: str, contamination: float) -> float:
+    (value,) = scored.approxQuantile(score_col, [1.0 - contamination], QUANTILE_RELATIVE_ERROR)
+    return float(value)
+
+
+class IsolationForestModel(Model, _IsolationForestParams):
+    """Scores rows in parallel on the executors with the forest broadcast once.
+
+    Learned state: `forest_` (scikit-learn trees), `threshold_` (score at or
+    above which a row is an anomaly), `sample_size_`.
+    """
+
+    def __init__(self, forest: SkIsolationForest | None = None, threshold: float | None = None):
+        super().__init__()
+        self.forest_ = forest
+        self.threshold_ = threshold
+        self.sample_size_ = None
+        self._broadcast = None
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.getInputCols())
+
+    def score_pandas(self, frame: pd.DataFrame) -> np.ndarray:
+        """Scores for a pandas frame holding the input columns (no Spark needed)."""
+        return -self.forest_.score_samples(frame[self.features].to_numpy(dtype="float64"))
+
+    def _score_udf(self):
+        if self._broadcast is None:
+            from pyspark.sql import SparkSession
+
+            self._broadcast = SparkSession.getActiveSession().sparkContext.broadcast(self.forest_)
+        broadcast = self._broadcast
+
+        @F.pandas_udf("double")
+        def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
+            forest = broadcast.value
+            for batch in batches:
+                yield pd.Series(-forest.score_samples(batch.to_numpy(dtype="float64")))
+
+        return score
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        score_col = self.getScoreCol()
+        scored = dataset.withColumn(score_col, self._score_udf()(F.struct(*self.features)))
+        if self.threshold_ is not None:
+            scored = scored.withColumn(self.getPredictionCol(), F.col(score_col) >= F.lit(self.threshold_))
+        return scored

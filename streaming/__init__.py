@@ -1,0 +1,1 @@
+"""isoguard: streaming layer."""

@@ -1,0 +1,284 @@
+"""A synthetic fleet of machines, or a replayed CSV, landing as JSON-lines files.
+
+    python -m streaming.generator --rate 1000 --duration 600            # live, in real time
+    python -m streaming.generator --rate 5000 --duration 60 --start 2026-11-21T00:00:00Z   # simulated clock, no waiting
+    python -m streaming.generator --replay data.csv --time-col ts --speed 60
+
+Each device has its own baseline per metric, a daily cycle and noise. Injected:
+point anomalies (one to three metrics jump to extreme values), collective
+anomalies (bursts of several minutes on one device) and a slow temperature
+drift on a few devices. Ground truth (event_id, is_anomaly, kind) goes to a
+separate labels folder, never into the event payload. Files are written under a
+hidden name and renamed, so the stream never reads half a file. Seeded and
+reproducible for the same arguments.
+
+>>> sim = FleetSimulator(devices=3, seed=1)
+>>> events, truth = sim.generate(start=0.0, end=10.0, count=5, first_seq=0)
+>>> len(events), list(truth.columns)
+(5, ['event_id', 'is_anomaly', 'kind'])
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lakehouse.cli import UsageError, run_cli
+from lakehouse.config import Config, load_config
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Metric:
+    """Baseline range, noise, daily amplitude and valid range of one metric."""
+    low: float
+    high: float
+    noise: float
+    daily: float
+    floor: float
+    ceiling: float
+
+
+METRICS = {
+    "cpu_pct": Metric(15, 55, 4.0, 10.0, 0, 100),
+    "mem_pct": Metric(30, 70, 2.0, 3.0, 0, 100),
+    "temp_c": Metric(35, 55, 1.5, 4.0, -40, 150),
+    "disk_io_mbps": Metric(20, 200, 10.0, 20.0, 0, 10000),
+    "net_in_mbps": Metric(50, 500, 20.0, 50.0, 0, 100000),
+    "net_out_mbps": Metric(20, 300, 15.0, 30.0, 0, 100000),
+    "latency_ms": Metric(5, 50, 3.0, 5.0, 0, 600000),
+    "error_rate": Metric(0.001, 0.01, 0.001, 0.0, 0, 1),
+}
+
+BURST_BUCKET_SECONDS = 600.0   # at most one collective burst per device group per 10 minutes
+DRIFT_PER_HOUR = 0.5           # degrees C per hour on drifting devices
+
+
+class FleetSimulator:
+    """Pure event generation: (time range, count) -> events and their ground truth."""
+
+    def __init__(self, devices: int = 50, seed: int = 42, anomaly_rate: float = 0.002,
+                 burst_probability: float = 0.5, drift_devices: int = 2, drift_start: float = 0.0):
+        if devices < 1:
+            raise UsageError("--devices must be at least 1")
+        if not 0 <= anomaly_rate < 1:
+            raise UsageError("--anomaly-rate must be in [0, 1)")
+        self.devices, self.seed, self.anomaly_rate = devices, seed, anomaly_rate
+        self.burst_probability, self.drift_start = burst_probability, drift_start
+        self.drift_devices = min(drift_devices, devices)
+        rng = np.random.default_rng(seed)
+        self.device_ids = np.array([f"dev-{i:04d}" for i in range(devices)])
+        self.baseline = {name: rng.uniform(m.low, m.high, devices) for name, m in METRICS.items()}
+        self.phase = rng.uniform(0, DAY, devices)
+
+    def bursts(self, start: float, end: float) -> list[tuple[int, float, float]]:
+        """(device, burst start, burst end) of every collective anomaly overlapping [start, end)."""
+        found = []
+        for bucket in range(int(start // BURST_BUCKET_SECONDS) - 1, int(end // BURST_BUCKET_SECONDS) + 1):
+            rng = np.random.default_rng([self.seed, 7, bucket])
+            if rng.random() >= self.burst_probability:
+                continue
+            device = int(rng.integers(self.devices))
+            b0 = bucket * BURST_BUCKET_SECONDS + rng.uniform(0, BURST_BUCKET_SECONDS / 2)
+            b1 = b0 + rng.uniform(120, 300)
+            if b0 < end and b1 > start:
+                found.append((device, b0, b1))
+        return found
+
+    def generate(self, start: float, end: float, count: int, first_seq: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """`count` events with times uniform in [start, end) (epoch seconds)."""
+        rng = np.random.default_rng([self.seed, first_seq])
+        t = np.sort(rng.uniform(start, end, count))
+        dev = rng.integers(self.devices, size=count)
+        cols: dict[str, np.ndarray] = {}
+        for name, m in METRICS.items():
+            daily = m.daily * np.sin(2 * np.pi * (t + self.phase[dev]) / DAY)
+            cols[name] = self.baseline[name][dev] + daily + rng.normal(0, m.noise, count)
+        drifting = dev < self.drift_devices
+        cols["temp_c"] = cols["temp_c"] + drifting * np.maximum(t - self.drift_start, 0) / 3600.0 * DRIFT_PER_HOUR
+
+        kind = np.where(drifting, "drift", "normal").astype(object)
+        point = rng.random(count) < self.anomaly_rate
+        for i in np.flatnonzero(point):
+            for name in rng.choice(list(METRICS), size=rng.integers(1, 4), replace=False):
+                cols[name][i] = _extreme(name, cols[name][i], rng)
+        kind[point] = "point"
+        for device, b0, b1 in self.bursts(start, end):
+            hit = (dev == device) & (t >= b0) & (t < b1) & ~point
+            cols["cpu_pct"][hit] += 35
+            cols["latency_ms"][hit] *= 6
+            cols["error_rate"][hit] += 0.1
+            kind[hit] = "collective"
+        for name, m in METRICS.items():
+            cols[name] = np.round(np.clip(cols[name], m.floor, m.ceiling), 4 if name == "error_rate" else 2)
+
+        ids = np.char.add(f"g{self.seed}-", np.char.zfill(np.arange(first_seq, first_seq + count).astype(str), 12))
+        times = np.char.add(np.datetime_as_string((t * 1000).astype("datetime64[ms]"), unit="ms"), "Z")
+        events = pd.DataFrame({"event_id": ids, "device_id": self.device_ids[dev], "event_time": times, **cols})
+        truth = pd.DataFrame({"event_id": ids, "is_anomaly": np.isin(kind, ["point", "collective"]).astype(int),
+                              "kind": kind})
+        return events, truth
+
+
+def _extreme(name: str, value: float, rng: np.random.Generator) -> float:
+    m = METRICS[name]
+    if name in ("cpu_pct", "mem_pct"):
+        return rng.uniform(96, 100)
+    if name == "temp_c":
+        return value + rng.uniform(30, 50)
+    if name == "error_rate":
+        return rng.uniform(0.2, 0.6)
+    return value * rng.uniform(8, 20) + m.noise * 10
+
+
+def to_json_lines(events: pd.DataFrame) -> str:
+    return events.to_json(orient="records", lines=True, double_precision=6)
+
+
+class LandingWriter:
+    """Lands files atomically: write a hidden temporary file, then rename it into place."""
+
+    def __init__(self, landing: str | Path, truth: str | Path | None):
+        self.landing = Path(landing)
+        self.truth = Path(truth) if truth else None
+        self.landing.mkdir(parents=True, exist_ok=True)
+        if self.truth:
+            self.truth.mkdir(parents=True, exist_ok=True)
+
+    def write(self, name: str, events: pd.DataFrame, truth: pd.DataFrame | None = None) -> int:
+        text = to_json_lines(events)
+        tmp = self.landing / f".{name}.jsonl.tmp"
+        tmp.write_text(text)
+        if self.truth is not None and truth is not None:
+            truth.to_csv(self.truth / f"{name}.csv", index=False)  # truth first: the labels never lag the events
+        os.replace(tmp, self.landing / f"{name}.jsonl")
+        return len(text.encode())
+
+
+def read_truth(truth_dir: str | Path) -> pd.DataFrame:
+    """All ground-truth labels written so far."""
+    files = sorted(Path(truth_dir).glob("*.csv"))
+    if not files:
+        return pd.DataFrame(columns=["event_id", "is_anomaly", "kind"])
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+
+
+def _parse_time(text: str) -> float:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+    except ValueError:
+        raise UsageError(f"--start: not an ISO-8601 time: {text!r}") from None
+
+
+def run_generator(sim: FleetSimulator, writer: LandingWriter, rate: float, duration: float,
+                  file_seconds: float, start: float | None = None, log=print) -> int:
+    """Emit `rate` events/s for `duration` seconds (0 = until interrupted); returns events written.
+
+    With `start`, time is simulated from there and files are written without waiting.
+    """
+    simulated = start is not None
+    t = start if simulated else time.time()
+    end = t + duration if duration else float("inf")
+    seq = written = 0
+    carry = 0.0
+    while t < end:
+        span = min(file_seconds, end - t)
+        carry += rate * span
+        count, carry = int(carry), carry - int(carry)
+        if count:
+            events, truth = sim.generate(t, t + span, count, seq)
+            writer.write(f"events-s{sim.seed}-{int(t * 1000):015d}-{seq:012d}", events, truth)
+            seq += count
+            written += count
+        t += span
+        if not simulated:
+            time.sleep(max(0.0, t - time.time()))
+        if written and (written // count) % max(1, int(10 / file_seconds)) == 0:
+            log(f"generator: {written} events written")
+    return written
+
+
+def replay_csv(path: str, time_col: str, speed: float, config: Config, writer: LandingWriter,
+               file_seconds: float) -> int:
+    """Turn any CSV into the landing stream, paced by its time column (speed 0 = no waiting)."""
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UsageError(f"--replay: no such file {path}") from None
+    if time_col not in frame.columns:
+        raise UsageError(f"--time-col: {time_col!r} is not a column of {path} ({', '.join(frame.columns)})")
+    s = config.schema
+    times = pd.to_datetime(frame[time_col], utc=True, errors="coerce")
+    frame = frame.assign(**{s.event_time: times.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+    if time_col != s.event_time:
+        frame = frame.drop(columns=[time_col])
+    if s.event_id not in frame.columns:
+        frame[s.event_id] = [f"replay-{i:012d}" for i in range(len(frame))]
+    order = np.argsort(times.to_numpy(), kind="stable")
+    frame, seconds = frame.iloc[order], times.iloc[order].astype("int64").to_numpy() / 1e9
+    data_seconds_per_file = file_seconds * speed if speed else file_seconds
+    bucket = np.floor((seconds - seconds[0]) / data_seconds_per_file)
+    started = time.time()
+    for i, (b, chunk) in enumerate(frame.groupby(bucket, sort=True)):
+        if speed:
+            time.sleep(max(0.0, started + b * file_seconds - time.time()))
+        writer.write(f"replay-{i:09d}", chunk)
+    return len(frame)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="streaming.generator", description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="conf/default.toml")
+    p.add_argument("--rate", type=float, default=1000.0, help="events per second (default 1000)")
+    p.add_argument("--duration", type=float, default=0.0, help="seconds of events; 0 = until Ctrl-C")
+    p.add_argument("--start", default=None, help="simulate time from this ISO-8601 instant, without waiting")
+    p.add_argument("--devices", type=int, default=50)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--anomaly-rate", type=float, default=0.002, help="share of point anomalies")
+    p.add_argument("--file-seconds", type=float, default=1.0, help="seconds of events per landed file")
+    p.add_argument("--landing", default=None, help="landing folder (default: the config's)")
+    p.add_argument("--truth", default=None, help="ground-truth folder (default: <lake>/truth)")
+    p.add_argument("--replay", default=None, help="CSV file to replay instead of simulating")
+    p.add_argument("--time-col", default=None, help="with --replay: the CSV's event-time column")
+    p.add_argument("--speed", type=float, default=1.0, help="with --replay: time compression; 0 = no waiting")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    config = load_config(args.config)
+    landing = args.landing or config.landing_path
+    if args.rate <= 0 or args.file_seconds <= 0:
+        raise UsageError("--rate and --file-seconds must be positive")
+    if args.replay:
+        if not args.time_col:
+            raise UsageError("--replay needs --time-col")
+        n = replay_csv(args.replay, args.time_col, args.speed, config, LandingWriter(landing, None), args.file_seconds)
+        print(f"generator: replayed {n} rows into {landing}")
+        return 0
+    missing = [f for f in config.features if f not in METRICS]
+    if missing:
+        raise UsageError(f"the built-in fleet simulator has no metric {', '.join(missing)}: use --replay for your own data")
+    if args.start and not args.duration:
+        raise UsageError("--start needs --duration")
+    start = _parse_time(args.start) if args.start else None
+    sim = FleetSimulator(args.devices, args.seed, args.anomaly_rate,
+                         drift_start=start if start is not None else time.time())
+    writer = LandingWriter(landing, args.truth or config.lake_path("truth"))
+    print(f"generator: {args.rate:g} events/s from {args.devices} devices into {landing}", flush=True)
+    n = run_generator(sim, writer, args.rate, args.duration, args.file_seconds, start,
+                      log=lambda m: print(m, flush=True))
+    print(f"generator: done, {n} events", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,84 @@
+"""The streaming job: landing events -> validate -> Delta tables -> score with the champion.
+
+    spark-submit streaming/job.py --config conf/default.toml
+    python -m streaming.job --config conf/default.toml [--master spark://...] [--available-now]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+if __package__ in (None, ""):  # run as a file by spark-submit: make the project importable
+    import os
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from lakehouse.catalog import ensure_tables
+from lakehouse.cli import run_cli
+from lakehouse.config import Config, load_config
+from lakehouse.session import build_spark
+from streaming.champion import ChampionWatcher
+from streaming.sink import QUERY_NAME, MicroBatchSink
+from streaming.sources import open_source
+
+log = logging.getLogger("isoguard.stream")
+
+
+def start_stream(spark: SparkSession, config: Config, champion: ChampionWatcher,
+                 available_now: bool = False) -> StreamingQuery:
+    """Start the streaming query; the caller owns its lifetime."""
+    ensure_tables(spark, config)
+    sink = MicroBatchSink(config, champion)
+    writer = (open_source(spark, config).writeStream
+              .queryName(QUERY_NAME)
+              .foreachBatch(sink)
+              .option("checkpointLocation", config.checkpoint_path))
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{config.stream.trigger_seconds} seconds")
+    query = writer.start()
+    sink.bind(query.id)
+    return query
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="streaming.job", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="conf/default.toml", help="TOML config file")
+    parser.add_argument("--master", default=None, help="Spark master (default local[*])")
+    parser.add_argument("--available-now", action="store_true",
+                        help="process everything that has landed, then stop (backfills, benchmarks)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    config = load_config(args.config)
+    spark = build_spark("isoguard-stream", master=args.master)
+    champion = ChampionWatcher(config).start()
+    query = start_stream(spark, config, champion, available_now=args.available_now)
+    log.warning("stream started: landing %s -> tables under %s", config.landing_path, config.lake_root)
+
+    def stop(signum, frame):
+        log.warning("signal %d: stopping the stream after the current micro-batch", signum)
+        query.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while query.isActive:
+            query.awaitTermination(1)
+        if query.exception():
+            raise RuntimeError(f"stream failed: {query.exception()}")
+    finally:
+        champion.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

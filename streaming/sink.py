@@ -1,0 +1,147 @@
+"""The micro-batch sink: one validated computation, written to every table idempotently.
+
+Each Delta append carries `txnAppId` (the streaming query's id, stable across
+restarts from the same checkpoint) and `txnVersion` (the batch id), so a batch
+replayed after a crash is skipped by the tables that already committed it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from features.engineering import build_features
+from features.validation import split_valid, validate
+from lakehouse.catalog import stream_stats_schema, table_path
+from lakehouse.config import Config
+from streaming.champion import ChampionWatcher
+
+log = logging.getLogger(__name__)
+
+QUERY_NAME = "isoguard-stream"
+
+
+def events_frame(valid: DataFrame, config: Config) -> DataFrame:
+    return valid.select(*config.schema.names, "ingested_at", "source_file",
+                        F.to_date(config.schema.event_time).alias("event_date"))
+
+
+def quarantine_frame(rejected: DataFrame, batch_id: int) -> DataFrame:
+    return rejected.select(
+        F.col("value").alias("raw"), "reason", "detail", "source_file",
+        F.lit(batch_id).cast("long").alias("batch_id"), "ingested_at",
+        F.to_date("ingested_at").alias("ingest_date"),
+    )
+
+
+def scores_frame(events: DataFrame, config: Config, loaded) -> DataFrame:
+    s = config.schema
+    scored = loaded.model.transform(build_features(events, config))
+    return scored.select(
+        s.event_id, s.key, s.event_time, *config.features, "anomaly_score", "is_anomaly",
+        F.lit(loaded.threshold).alias("threshold"),
+        F.lit(loaded.version).alias("model_version"),
+        F.current_timestamp().alias("scored_at"),
+        "event_date",
+    )
+
+
+class MicroBatchSink:
+    """`foreachBatch` target: validate, store, score, record statistics."""
+
+    def __init__(self, config: Config, champion: ChampionWatcher):
+        self.config = config
+        self.champion = champion
+        self._app_id: str | None = None
+        self._app_id_known = threading.Event()
+        self._previous_start: float | None = None
+
+    def bind(self, query_id: str) -> None:
+        """Set the Delta txnAppId: the query id, which Spark keeps in the checkpoint."""
+        self._app_id = str(query_id)
+        self._app_id_known.set()
+
+    def _query_id(self) -> str:
+        if not self._app_id_known.wait(timeout=120):
+            raise RuntimeError("the sink was never bound to its streaming query (call bind(query.id))")
+        return self._app_id
+
+    def _append(self, frame: DataFrame, table: str, batch_id: int, partition_by: str | None = None) -> None:
+        writer = (frame.write.format("delta").mode("append")
+                  .option("txnAppId", self._query_id()).option("txnVersion", batch_id))
+        if partition_by:
+            writer = writer.partitionBy(partition_by)
+        writer.save(table_path(self.config, table))
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.time()
+        started_at = datetime.fromtimestamp(started, tz=timezone.utc)
+        loaded = self.champion.current()
+        validated = (validate(batch, self.config)
+                     .withColumn("ingested_at", F.lit(started_at).cast("timestamp"))
+                     .persist(StorageLevel.MEMORY_AND_DISK))
+        try:
+            totals = validated.agg(
+                F.count(F.lit(1)).alias("rows_in"),
+                F.count(F.when(F.col("reason").isNull(), 1)).alias("rows_valid"),
+                F.coalesce(F.sum(F.octet_length("value")), F.lit(0)).alias("bytes_in"),
+                F.percentile_approx(F.unix_millis("arrived_at"), [0.5, 0.05]).alias("arrival_q"),
+                F.min(F.unix_millis("arrived_at")).alias("arrival_min"),
+            ).first()
+            if totals.rows_in == 0:
+                return
+            valid, rejected = split_valid(validated)
+            events = events_frame(valid, self.config)
+            self._append(events, "events", batch_id, "event_date")
+            self._append(quarantine_frame(rejected, batch_id), "quarantine", batch_id, "ingest_date")
+            rows_scored = anomalies = 0
+            if loaded is not None:
+                scores = scores_frame(events, self.config, loaded).persist(StorageLevel.MEMORY_AND_DISK)
+                try:
+                    self._append(scores, "scores", batch_id, "event_date")
+                    counts = scores.agg(F.count(F.lit(1)).alias("n"),
+                                        F.count(F.when(F.col("is_anomaly"), 1)).alias("a")).first()
+                    rows_scored, anomalies = counts.n, counts.a
+                finally:
+                    scores.unpersist()
+            finished = time.time()
+            self._append(self._stats(batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded),
+                         "stream_stats", batch_id)
+            self._previous_start = started
+            log.info("batch %d: %d in, %d quarantined, %d scored, %d anomalies, %.2fs",
+                     batch_id, totals.rows_in, totals.rows_in - totals.rows_valid, rows_scored, anomalies,
+                     finished - started)
+        finally:
+            validated.unpersist()
+
+    def _stats(self, batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded) -> DataFrame:
+        duration = max(finished - started, 1e-6)
+        since_previous = started - self._previous_start if self._previous_start else None
+        finished_ms = finished * 1000.0
+        p50_arrival, p05_arrival = (totals.arrival_q or [None, None])
+        row = {
+            "batch_id": batch_id,
+            "started_at": datetime.fromtimestamp(started, tz=timezone.utc),
+            "finished_at": datetime.fromtimestamp(finished, tz=timezone.utc),
+            "duration_ms": int(duration * 1000),
+            "rows_in": totals.rows_in,
+            "rows_valid": totals.rows_valid,
+            "rows_quarantined": totals.rows_in - totals.rows_valid,
+            "rows_scored": rows_scored,
+            "anomalies": anomalies,
+            "anomaly_rate": anomalies / rows_scored if rows_scored else None,
+            "input_rate": totals.rows_in / since_previous if since_previous else None,
+            "processing_rate": totals.rows_in / duration,
+            "bytes_in": int(totals.bytes_in),
+            "latency_p50_ms": finished_ms - p50_arrival if p50_arrival is not None else None,
+            "latency_p95_ms": finished_ms - p05_arrival if p05_arrival is not None else None,
+            "latency_max_ms": finished_ms - totals.arrival_min if totals.arrival_min is not None else None,
+            "model_version": loaded.version if loaded else None,
+            "threshold": loaded.threshold if loaded else None,
+        }
+        return batch.sparkSession.createDataFrame([row], schema=stream_stats_schema())

@@ -1,0 +1,36 @@
+"""Streaming sources: each returns raw records as `value` plus where and when they arrived."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse.config import Config
+
+
+def file_source(spark: SparkSession, config: Config) -> DataFrame:
+    """Every line of every file that lands in the landing folder, as raw text.
+
+    Reading text rather than JSON keeps each malformed line intact for quarantine.
+    Files whose names start with '.' or '_' are ignored, so writers land a file by
+    writing a hidden temporary file and renaming it.
+    """
+    landing = config.landing_path
+    if "://" not in landing:
+        Path(landing).mkdir(parents=True, exist_ok=True)
+    reader = spark.readStream.format("text")
+    if config.source.max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", config.source.max_files_per_trigger)
+    return reader.load(landing).select(
+        "value",
+        F.col("_metadata.file_path").alias("source_file"),
+        F.col("_metadata.file_modification_time").alias("arrived_at"),
+    )
+
+
+SOURCES = {"files": file_source}
+
+
+def open_source(spark: SparkSession, config: Config) -> DataFrame:
+    return SOURCES[config.source.kind](spark, config)
