@@ -7,8 +7,9 @@ more columns, `reason` (a reason code, null for a valid event) and `detail`
 outcomes so that rows in = valid rows + quarantined rows.
 
 Reason codes, checked in this order (the first that applies wins):
-oversized, empty_record, malformed_json, missing_required, wrong_type,
-non_finite, out_of_range, unknown_field.
+oversized, empty_record, malformed_json / wrong_type (the record failed the typed
+parse; a second, text-only parse of just those records says which field),
+missing_required, non_finite, out_of_range, unknown_field.
 """
 from __future__ import annotations
 
@@ -16,82 +17,84 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.catalog import SPARK_TYPES
 from lakehouse.config import Config, FieldSpec
 
 CORRUPT = "_corrupt_record"
-# Spark's JSON reader renders NaN / Infinity (and overflowing numbers) as these quoted tokens.
-NON_FINITE_TOKENS = ['"NaN"', '"Infinity"', '"+Infinity"', '"-Infinity"']
-CAST_TYPES = {"double": "double", "long": "bigint", "string": "string"}
+CAST_TYPES = {"double": "double", "long": "bigint", "string": "string", "timestamp": "timestamp"}
+INFINITY = float("inf")
 
 
-def _string_schema(config: Config) -> T.StructType:
-    """Every field read as text, so a wrong type is seen instead of nulling the record."""
-    fields = [T.StructField(f.name, T.StringType()) for f in config.schema.fields]
+def _schema(config: Config, as_text: bool) -> T.StructType:
+    """The event schema for from_json, typed or (for diagnosis) every field as text."""
+    fields = [T.StructField(f.name, T.StringType() if as_text else SPARK_TYPES[f.type]) for f in config.schema.fields]
     return T.StructType(fields + [T.StructField(CORRUPT, T.StringType())])
 
 
-def _typed(spec: FieldSpec, text: Column) -> Column:
-    if spec.type == "timestamp":
-        return F.try_to_timestamp(text)
-    return text.try_cast(CAST_TYPES[spec.type])
-
-
-def _problem(condition: Column, code: str, detail: Column) -> Column:
+def _problem(condition: Column, code: str, detail: Column | str) -> Column:
+    detail = F.lit(detail) if isinstance(detail, str) else detail
     return F.when(condition, F.struct(F.lit(code).alias("code"), detail.alias("detail")))
 
 
-def _field_problems(spec: FieldSpec, text: Column, value: Column) -> list[tuple[str, Column]]:
-    """(code, problem column) pairs for one field, each null when the field is fine."""
+def _diagnosis(value: Column, config: Config) -> Column:
+    """Why a record failed the typed parse: evaluated only for those (rare) records."""
+    text = F.from_json(value, _schema(config, as_text=True), {"columnNameOfCorruptRecord": CORRUPT})
+    checks = [_problem(text.isNull() | text.getField(CORRUPT).isNotNull(), "malformed_json", "not a JSON object")]
+    for spec in config.schema.fields:
+        raw = text.getField(spec.name)
+        checks.append(_problem(raw.isNotNull() & raw.try_cast(CAST_TYPES[spec.type]).isNull(), "wrong_type",
+                               F.concat(F.lit(f"{spec.name}: expected {spec.type}, got "), F.substring(raw, 1, 80))))
+    checks.append(F.struct(F.lit("wrong_type").alias("code"),
+                           F.lit("a value has the wrong JSON type (for example a quoted number)").alias("detail")))
+    return F.coalesce(*checks)
+
+
+def _field_problems(spec: FieldSpec, value: Column) -> dict[str, list[Column]]:
     name = spec.name
-    problems = []
+    found: dict[str, list[Column]] = {code: [] for code in ORDER}
     if spec.required:
-        problems.append(("missing_required", _problem(text.isNull(), "missing_required", F.lit(f"{name}: required field is missing or null"))))
+        found["missing_required"].append(_problem(value.isNull(), "missing_required", f"{name}: required field is missing or null"))
     if spec.is_numeric:
-        non_finite = text.isin(NON_FINITE_TOKENS)
-        problems.append(("non_finite", _problem(non_finite, "non_finite", F.concat(F.lit(f"{name}: not a finite number: "), text))))
-        bad = text.isNotNull() & value.isNull() & ~non_finite
-    else:
-        bad = text.isNotNull() & value.isNull()
-    problems.append(("wrong_type", _problem(bad, "wrong_type", F.concat(F.lit(f"{name}: expected {spec.type}, got "), F.substring(text, 1, 80)))))
+        found["non_finite"].append(_problem(F.isnan(value) | (F.abs(value) == F.lit(INFINITY)), "non_finite",
+                                            F.concat(F.lit(f"{name}: not a finite number: "), value.cast("string"))))
     if spec.min is not None:
-        problems.append(("out_of_range", _problem(value < spec.min, "out_of_range", F.concat(F.lit(f"{name}: "), value.cast("string"), F.lit(f" is below the minimum {spec.min}")))))
+        found["out_of_range"].append(_problem(value < spec.min, "out_of_range", F.concat(
+            F.lit(f"{name}: "), value.cast("string"), F.lit(f" is below the minimum {spec.min}"))))
     if spec.max is not None:
-        problems.append(("out_of_range", _problem(value > spec.max, "out_of_range", F.concat(F.lit(f"{name}: "), value.cast("string"), F.lit(f" is above the maximum {spec.max}")))))
-    return problems
+        found["out_of_range"].append(_problem(value > spec.max, "out_of_range", F.concat(
+            F.lit(f"{name}: "), value.cast("string"), F.lit(f" is above the maximum {spec.max}"))))
+    return found
 
 
-ORDER = ("missing_required", "wrong_type", "non_finite", "out_of_range")
+ORDER = ("missing_required", "non_finite", "out_of_range")
 
 
 def validate(raw: DataFrame, config: Config) -> DataFrame:
     """Parse `value` (one JSON object per record) and attach `reason` and `detail`."""
     value = F.col("value")
-    parsed = raw.withColumn("_json", F.from_json(value, _string_schema(config), {"columnNameOfCorruptRecord": CORRUPT}))
-    typed = {f.name: _typed(f, F.col("_json").getField(f.name)) for f in config.schema.fields}
-    parsed = parsed.select("*", *[c.alias(name) for name, c in typed.items()])
+    parsed = raw.withColumn("_json", F.from_json(value, _schema(config, as_text=False), {"columnNameOfCorruptRecord": CORRUPT}))
+    parsed = parsed.select("*", *[F.col("_json").getField(f.name).alias(f.name) for f in config.schema.fields])
+    corrupt = F.col("_json").isNull() | F.col(f"_json.{CORRUPT}").isNotNull()
 
-    record_problems = [
+    checks = [
         _problem(F.octet_length(value) > config.source.max_record_bytes, "oversized",
-                 F.concat(F.lit("record is "), F.octet_length(value).cast("string"), F.lit(f" bytes, limit {config.source.max_record_bytes}"))),
-        _problem(F.trim(value) == "", "empty_record", F.lit("empty line")),
-        _problem(F.col("_json").getField(CORRUPT).isNotNull() | F.col("_json").isNull(), "malformed_json",
-                 F.lit("not a JSON object")),
+                 F.concat(F.lit("record is "), F.octet_length(value).cast("string"),
+                          F.lit(f" bytes, limit {config.source.max_record_bytes}"))),
+        _problem(F.trim(value) == "", "empty_record", "empty line"),
+        F.when(corrupt, _diagnosis(value, config)),
     ]
     by_code: dict[str, list[Column]] = {code: [] for code in ORDER}
     for spec in config.schema.fields:
-        for code, problem in _field_problems(spec, F.col("_json").getField(spec.name), F.col(spec.name)):
-            by_code[code].append(problem)
-    field_problems = [p for code in ORDER for p in by_code[code]]
-
-    checks = record_problems + field_problems
+        for code, problems in _field_problems(spec, F.col(spec.name)).items():
+            by_code[code].extend(problems)
+    checks += [p for code in ORDER for p in by_code[code]]
     if config.source.unknown_fields == "reject":
         known = F.array(*[F.lit(n) for n in config.schema.names])
         unknown = F.array_except(F.coalesce(F.json_object_keys(value), F.array().cast("array<string>")), known)
         checks.append(_problem(F.size(unknown) > 0, "unknown_field",
                                F.concat(F.lit("unknown fields: "), F.array_join(unknown, ", "))))
 
-    first = F.get(F.filter(F.array(*checks), lambda p: p.isNotNull()), 0)
-    return parsed.withColumn("_problem", first).select(
+    return parsed.withColumn("_problem", F.coalesce(*checks)).select(
         *[c for c in parsed.columns if c != "_json"],
         F.col("_problem.code").alias("reason"),
         F.col("_problem.detail").alias("detail"),

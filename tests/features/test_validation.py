@@ -1,0 +1,83 @@
+import json
+
+import pytest
+
+from features.validation import split_valid, validate
+
+GOOD = {"event_id": "e1", "device_id": "dev-1", "event_time": "2026-11-21T10:00:00.000Z", "cpu_pct": 40.0,
+        "mem_pct": 50.0, "temp_c": 45.0, "disk_io_mbps": 10.0, "net_in_mbps": 100.0, "net_out_mbps": 50.0,
+        "latency_ms": 20.0, "error_rate": 0.01}
+
+
+def line(**changes):
+    record = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in record.items() if v is not ...})
+
+
+CASES = [
+    ("good", line(), None),
+    ("optional missing", line(error_rate=...), None),
+    ("optional null", line(error_rate=None), None),
+    ("epoch seconds time", line(event_time=1763719200), None),
+    ("broken json", '{"event_id": "e1", "cpu_pct": ', "malformed_json"),
+    ("not an object", "[1, 2, 3]", "malformed_json"),
+    ("plain text", "hello world", "malformed_json"),
+    ("empty", "", "empty_record"),
+    ("blank", "   ", "empty_record"),
+    ("wrong type", line(cpu_pct="high"), "wrong_type"),
+    ("bool for number", line(mem_pct=True), "wrong_type"),
+    ("bad time", line(event_time="yesterday"), "wrong_type"),
+    ("missing required", line(cpu_pct=...), "missing_required"),
+    ("null required", line(device_id=None), "missing_required"),
+    ("nan", line().replace('"cpu_pct": 40.0', '"cpu_pct": NaN'), "non_finite"),
+    ("infinity", line().replace('"temp_c": 45.0', '"temp_c": Infinity'), "non_finite"),
+    ("overflow", line().replace('"temp_c": 45.0', '"temp_c": 1e400'), "non_finite"),
+    ("below range", line(cpu_pct=-1.0), "out_of_range"),
+    ("above range", line(error_rate=1.5), "out_of_range"),
+    ("unknown field", line(color="red"), "unknown_field"),
+    ("oversized", line(device_id="d" * 5000), "oversized"),
+]
+
+
+@pytest.fixture(scope="module")
+def validated(spark, default_config):
+    raw = spark.createDataFrame([(c[1], "f.jsonl") for c in CASES], "value string, source_file string")
+    rows = validate(raw, default_config).collect()
+    return {case[0]: row for case, row in zip(CASES, rows)}
+
+
+@pytest.mark.parametrize("name, text, reason", CASES, ids=[c[0] for c in CASES])
+def test_each_kind_of_bad_input_gets_its_reason(validated, name, text, reason):
+    row = validated[name]
+    assert row.reason == reason, row.detail
+    if reason is not None:
+        assert row.detail, "a rejected record says what is wrong"
+        assert row.value == text, "the raw record is kept verbatim"
+
+
+def test_detail_names_the_field(validated):
+    assert validated["wrong type"].detail == "cpu_pct: expected double, got high"
+    assert validated["below range"].detail.startswith("cpu_pct: -1.0 is below the minimum 0.0")
+    assert validated["unknown field"].detail == "unknown fields: color"
+    assert validated["missing required"].detail == "cpu_pct: required field is missing or null"
+
+
+def test_valid_rows_are_typed(validated):
+    row = validated["good"]
+    assert row.cpu_pct == 40.0 and row.device_id == "dev-1"
+    assert row.event_time.isoformat().startswith("2026-11-21T10:00:00")
+    assert validated["optional missing"].error_rate is None
+
+
+def test_split_loses_nothing(spark, default_config):
+    raw = spark.createDataFrame([(c[1], "f") for c in CASES], "value string, source_file string")
+    valid, rejected = split_valid(validate(raw, default_config))
+    assert valid.count() + rejected.count() == len(CASES)
+    assert valid.count() == sum(1 for c in CASES if c[2] is None)
+
+
+def test_unknown_fields_can_be_ignored(spark, default_config):
+    import dataclasses
+    lenient = dataclasses.replace(default_config, source=dataclasses.replace(default_config.source, unknown_fields="ignore"))
+    raw = spark.createDataFrame([(line(color="red"), "f")], "value string, source_file string")
+    assert validate(raw, lenient).first().reason is None
