@@ -179,15 +179,16 @@ def _parse_time(text: str) -> float:
 
 
 def run_generator(sim: FleetSimulator, writer: LandingWriter, rate: float, duration: float,
-                  file_seconds: float, start: float | None = None, log=print) -> int:
+                  file_seconds: float, start: float | None = None, log=print, first_seq: int = 0) -> int:
     """Emit `rate` events/s for `duration` seconds (0 = until interrupted); returns events written.
 
     With `start`, time is simulated from there and files are written without waiting.
+    Event ids count up from `first_seq`.
     """
     simulated = start is not None
     t = start if simulated else time.time()
     end = t + duration if duration else float("inf")
-    seq = written = 0
+    seq, written = first_seq, 0
     carry = 0.0
     while t < end:
         span = min(file_seconds, end - t)

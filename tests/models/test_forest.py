@@ -1,0 +1,52 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import IsolationForest as SkIsolationForest
+
+from models.forest import IsolationForest, IsolationForestModel
+
+
+@pytest.fixture(scope="module")
+def blobs(spark):
+    rng = np.random.default_rng(0)
+    normal = rng.normal(0, 1, size=(2000, 3))
+    outliers = rng.uniform(6, 9, size=(20, 3))
+    data = np.vstack([normal, outliers])
+    frame = pd.DataFrame(data, columns=["a", "b", "c"]).assign(label=[0] * 2000 + [1] * 20)
+    return frame, spark.createDataFrame(frame)
+
+
+def test_scores_equal_scikit_learn_on_the_same_trees(spark, blobs):
+    frame, df = blobs
+    forest = SkIsolationForest(n_estimators=50, max_samples=128, random_state=3).fit(frame[["a", "b", "c"]].to_numpy())
+    model = IsolationForestModel(forest=forest, threshold=0.6).setInputCols(["a", "b", "c"])
+    scored = model.transform(df).toPandas()
+    expected = -forest.score_samples(frame[["a", "b", "c"]].to_numpy())
+    np.testing.assert_allclose(scored["anomaly_score"].to_numpy(), expected, rtol=0, atol=1e-12)
+    assert ((scored["anomaly_score"] >= 0.6) == scored["is_anomaly"]).all()
+
+
+def test_fit_finds_the_outliers_and_sets_the_threshold_from_contamination(spark, blobs):
+    _, df = blobs
+    model = IsolationForest(inputCols=["a", "b", "c"], numTrees=50, maxSamples=128, contamination=0.01, seed=1).fit(df)
+    assert isinstance(model, IsolationForestModel)
+    assert 0 < model.threshold_ < 1
+    assert model.sample_size_ <= 50 * 128
+    scored = model.transform(df).toPandas()
+    assert scored["anomaly_score"].between(0, 1).all()
+    flagged_share = scored["is_anomaly"].mean()
+    assert 0.005 <= flagged_share <= 0.02, flagged_share
+    assert scored.loc[scored.label == 1, "is_anomaly"].mean() > 0.9
+
+
+def test_fit_is_reproducible_for_a_seed(spark, blobs):
+    _, df = blobs
+    a = IsolationForest(inputCols=["a", "b", "c"], numTrees=20, seed=5).fit(df)
+    b = IsolationForest(inputCols=["a", "b", "c"], numTrees=20, seed=5).fit(df)
+    assert a.threshold_ == b.threshold_
+
+
+def test_empty_input_is_a_clear_error(spark):
+    empty = spark.createDataFrame([], "a double")
+    with pytest.raises(ValueError, match="cannot fit an isolation forest on 0 rows"):
+        IsolationForest(inputCols=["a"]).fit(empty)
