@@ -63,7 +63,7 @@ def thin_out(scores: pd.DataFrame, limit: int) -> pd.DataFrame:
     anomalies = scores[scores.is_anomaly]
     normal = scores[~scores.is_anomaly]
     keep = max(limit - len(anomalies), 0)
-    step = max(len(normal) // keep, 1) if keep else len(normal) + 1
+    step = -(-len(normal) // keep) if keep else len(normal) + 1
     return pd.concat([normal.iloc[::step].head(keep), anomalies]).sort_index().reset_index(drop=True)
 
 
