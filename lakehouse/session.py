@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
+from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from lakehouse import jars
@@ -47,14 +48,17 @@ def build_spark(
     """
     builder = SparkSession.builder.appName(app_name)
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # launched by spark-submit
-    effective_master = master or (None if submitted else "local[*]")
-    if effective_master:
-        builder = builder.master(effective_master)
+    if master:
+        builder = builder.master(master)
+    elif not submitted:
+        builder = builder.master("local[*]")
+    effective_master = master or (SparkConf().get("spark.master", "local[*]") if submitted else "local[*]")
     settings = dict(COMMON_CONF)
     settings.update(DELTA_CONF)
-    if effective_master and effective_master.startswith("local"):
+    if effective_master.startswith("local"):
         settings.update(LOCAL_CONF)
     if not submitted:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers: this interpreter, not PATH's
         settings["spark.jars"] = ",".join(p for g in jar_groups for p in jars.jar_paths(g))
         settings["spark.pyspark.python"] = sys.executable
         settings["spark.pyspark.driver.python"] = sys.executable

@@ -129,11 +129,9 @@ class IsolationForestModel(Model, _IsolationForestParams):
         """Scores for a pandas frame holding the input columns (no Spark needed)."""
         return -self.forest_.score_samples(frame[self.features].to_numpy(dtype="float64"))
 
-    def _score_udf(self):
+    def _score_udf(self, spark):
         if self._broadcast is None:
-            from pyspark.sql import SparkSession
-
-            self._broadcast = SparkSession.getActiveSession().sparkContext.broadcast(self.forest_)
+            self._broadcast = spark.sparkContext.broadcast(self.forest_)
         broadcast = self._broadcast
 
         @F.pandas_udf("double")
@@ -146,7 +144,7 @@ class IsolationForestModel(Model, _IsolationForestParams):
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         score_col = self.getScoreCol()
-        scored = dataset.withColumn(score_col, self._score_udf()(F.struct(*self.features)))
+        scored = dataset.withColumn(score_col, self._score_udf(dataset.sparkSession)(F.struct(*self.features)))
         if self.threshold_ is not None:
             scored = scored.withColumn(self.getPredictionCol(), F.col(score_col) >= F.lit(self.threshold_))
         return scored

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from pyspark import StorageLevel
@@ -60,6 +61,7 @@ class MicroBatchSink:
         self._app_id: str | None = None
         self._app_id_known = threading.Event()
         self._previous_start: float | None = None
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="delta-append")
 
     def bind(self, query_id: str) -> None:
         """Set the Delta txnAppId: the query id, which Spark keeps in the checkpoint."""
@@ -77,6 +79,16 @@ class MicroBatchSink:
         if partition_by:
             writer = writer.partitionBy(partition_by)
         writer.save(table_path(self.config, table))
+
+    def _write_scores(self, events: DataFrame, loaded, batch_id: int) -> tuple[int, int]:
+        """Score, append to `scores`, return (rows scored, anomalies)."""
+        scores = scores_frame(events, self.config, loaded).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            self._append(scores, "scores", batch_id, "event_date")
+            counts = scores.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("is_anomaly"), 1)).alias("a")).first()
+            return counts.n, counts.a
+        finally:
+            scores.unpersist()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.time()
@@ -97,18 +109,16 @@ class MicroBatchSink:
                 return
             valid, rejected = split_valid(validated)
             events = events_frame(valid, self.config)
-            self._append(events, "events", batch_id, "event_date")
-            self._append(quarantine_frame(rejected, batch_id), "quarantine", batch_id, "ingest_date")
-            rows_scored = anomalies = 0
+            writes = {"events": lambda: self._append(events, "events", batch_id, "event_date")}
+            if totals.rows_valid < totals.rows_in:
+                writes["quarantine"] = lambda: self._append(quarantine_frame(rejected, batch_id), "quarantine",
+                                                            batch_id, "ingest_date")
             if loaded is not None:
-                scores = scores_frame(events, self.config, loaded).persist(StorageLevel.MEMORY_AND_DISK)
-                try:
-                    self._append(scores, "scores", batch_id, "event_date")
-                    counts = scores.agg(F.count(F.lit(1)).alias("n"),
-                                        F.count(F.when(F.col("is_anomaly"), 1)).alias("a")).first()
-                    rows_scored, anomalies = counts.n, counts.a
-                finally:
-                    scores.unpersist()
+                writes["scores"] = lambda: self._write_scores(events, loaded, batch_id)
+            # Independent tables commit concurrently: a Delta commit is mostly waiting, not computing.
+            results = {name: future.result() for name, future in
+                       [(name, self._pool.submit(write)) for name, write in writes.items()]}
+            rows_scored, anomalies = results.get("scores") or (0, 0)
             finished = time.time()
             self._append(self._stats(batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded),
                          "stream_stats", batch_id)

@@ -1,0 +1,49 @@
+# isoguard: `make demo` runs the platform, `make test` runs every test. Both set up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= conf/default.toml
+PYTEST_ARGS ?=
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup setup-test check-tools jars browser demo test bench clean
+
+setup: check-tools $(VENV)/.installed jars
+
+check-tools:
+	@command -v java >/dev/null 2>&1 || { echo "error: Java 17 is required to run Spark (java not on PATH): apt-get install openjdk-17-jre-headless" >&2; exit 1; }
+	@command -v mvn >/dev/null 2>&1 || { echo "error: Maven is required to resolve the Delta jars (mvn not on PATH): apt-get install maven" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { echo "error: Python 3.10 or newer is required as $(PYTHON)" >&2; exit 1; }
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Idempotent: resolves the Delta jars with Maven once, then only checks them.
+jars: $(VENV)/.installed
+	@$(BIN)/python -m lakehouse.jars resolve
+
+# Debian's Chromium and ChromeDriver for the browser tests.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium and chromium-driver (browser tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+setup-test: setup browser
+
+demo: setup
+	$(BIN)/python -m lakehouse.demo --config $(CONFIG)
+
+test: setup-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/stream_throughput.py --config $(CONFIG)
+
+clean:
+	rm -rf lake test-artifacts .pytest_cache benchmarks/results
