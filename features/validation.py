@@ -37,16 +37,26 @@ def _problem(condition: Column, code: str, detail: Column | str) -> Column:
 
 
 def _diagnosis(value: Column, config: Config) -> Column:
-    """Why a record failed the typed parse: evaluated only for those (rare) records."""
-    text = F.from_json(value, _schema(config, as_text=True), {"columnNameOfCorruptRecord": CORRUPT})
-    checks = [_problem(text.isNull() | text.getField(CORRUPT).isNotNull(), "malformed_json", "not a JSON object")]
-    for spec in config.schema.fields:
-        raw = text.getField(spec.name)
-        checks.append(_problem(raw.isNotNull() & raw.try_cast(CAST_TYPES[spec.type]).isNull(), "wrong_type",
-                               F.concat(F.lit(f"{spec.name}: expected {spec.type}, got "), F.substring(raw, 1, 80))))
-    checks.append(F.struct(F.lit("wrong_type").alias("code"),
-                           F.lit("a value has the wrong JSON type (for example a quoted number)").alias("detail")))
-    return F.coalesce(*checks)
+    """Why a record failed the typed parse: evaluated only for those (rare) records.
+
+    The text-only parse sits inside lambdas so that Spark's common-subexpression
+    elimination cannot hoist it out of the `when` and run it for every record.
+    """
+    def checks(text: Column) -> Column:
+        found = [_problem(text.isNull() | text.getField(CORRUPT).isNotNull(), "malformed_json", "not a JSON object")]
+        for spec in config.schema.fields:
+            raw = text.getField(spec.name)
+            found.append(_problem(raw.isNotNull() & raw.try_cast(CAST_TYPES[spec.type]).isNull(), "wrong_type",
+                                  F.concat(F.lit(f"{spec.name}: expected {spec.type}, got "), F.substring(raw, 1, 80))))
+        found.append(F.struct(F.lit("wrong_type").alias("code"),
+                              F.lit("a value has the wrong JSON type (for example a quoted number)").alias("detail")))
+        return F.coalesce(*found)
+
+    def parse_as_text(raw: Column) -> Column:
+        text = F.from_json(raw, _schema(config, as_text=True), {"columnNameOfCorruptRecord": CORRUPT})
+        return F.get(F.transform(F.array(text), checks), 0)
+
+    return F.get(F.transform(F.array(value), parse_as_text), 0)
 
 
 def _field_problems(spec: FieldSpec, value: Column) -> dict[str, list[Column]]:

@@ -15,7 +15,7 @@ computed with Spark's approxQuantile at relative error QUANTILE_RELATIVE_ERROR.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Tuple
 
 import numpy as np
 import pandas as pd
@@ -135,16 +135,17 @@ class IsolationForestModel(Model, _IsolationForestParams):
         broadcast = self._broadcast
 
         @F.pandas_udf("double")
-        def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
+        def score(batches: Iterator[Tuple[pd.Series, ...]]) -> Iterator[pd.Series]:
             forest = broadcast.value
-            for batch in batches:
-                yield pd.Series(-forest.score_samples(batch.to_numpy(dtype="float64")))
+            for columns in batches:
+                features = np.column_stack([c.to_numpy(dtype="float64") for c in columns])
+                yield pd.Series(-forest.score_samples(features))
 
         return score
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         score_col = self.getScoreCol()
-        scored = dataset.withColumn(score_col, self._score_udf(dataset.sparkSession)(F.struct(*self.features)))
+        scored = dataset.withColumn(score_col, self._score_udf(dataset.sparkSession)(*[F.col(c) for c in self.features]))
         if self.threshold_ is not None:
             scored = scored.withColumn(self.getPredictionCol(), F.col(score_col) >= F.lit(self.threshold_))
         return scored
