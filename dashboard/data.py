@@ -57,14 +57,16 @@ class LakeReader:
 
 
 def thin_out(scores: pd.DataFrame, limit: int) -> pd.DataFrame:
-    """At most `limit` rows: every anomaly, and an even sample of the rest across the window."""
+    """At most `limit` rows spread evenly over the window; anomalies (the highest first) get up to half."""
     if len(scores) <= limit:
         return scores.reset_index(drop=True)
     anomalies = scores[scores.is_anomaly]
+    if len(anomalies) > limit // 2:
+        anomalies = anomalies.nlargest(limit // 2, "anomaly_score")
     normal = scores[~scores.is_anomaly]
-    keep = max(limit - len(anomalies), 0)
-    step = -(-len(normal) // keep) if keep else len(normal) + 1
-    return pd.concat([normal.iloc[::step].head(keep), anomalies]).sort_index().reset_index(drop=True)
+    keep = limit - len(anomalies)
+    step = -(-len(normal) // keep)
+    return pd.concat([normal.iloc[::step], anomalies]).sort_index().reset_index(drop=True)
 
 
 @dataclass(frozen=True)

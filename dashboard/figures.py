@@ -38,7 +38,7 @@ def score_timeline(scores: pd.DataFrame, time_col: str, key_col: str) -> go.Figu
 def rate_figure(stats: pd.DataFrame) -> go.Figure:
     """Input rate and anomaly rate per micro-batch."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=stats.finished_at, y=stats.processing_rate, name="events/s processed", mode="lines"))
+    fig.add_trace(go.Scatter(x=stats.finished_at, y=stats.processing_rate, name="processing rate (events/s)", mode="lines"))
     fig.add_trace(go.Scatter(x=stats.finished_at, y=stats.anomaly_rate * 100, name="anomaly rate %", mode="lines",
                              yaxis="y2"))
     fig.update_layout(height=240, template="plotly_white", margin={"l": 50, "r": 50, "t": 20, "b": 30},

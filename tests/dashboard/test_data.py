@@ -34,3 +34,13 @@ def test_thin_out_keeps_every_anomaly():
     assert len(thinned) <= 500
     assert thinned.is_anomaly.sum() == 10
     assert thinned.x.is_monotonic_increasing and thinned.x.min() < 100 and thinned.x.max() > 9800
+
+
+def test_thin_out_leaves_room_for_normal_scores_when_anomalies_are_many():
+    frame = pd.DataFrame({"x": range(10000), "anomaly_score": [i / 10000 for i in range(10000)],
+                          "is_anomaly": [i % 5 == 0 for i in range(10000)]})
+    thinned = thin_out(frame, 1000)
+    assert len(thinned) <= 1000
+    assert thinned.is_anomaly.sum() == 500
+    assert thinned[thinned.is_anomaly].anomaly_score.min() >= 0.75, "the strongest anomalies are the ones kept"
+    assert (~thinned.is_anomaly).sum() >= 490
