@@ -110,6 +110,7 @@ class MicroBatchSink:
             ).first()
             if totals.rows_in == 0:
                 return
+            validated_at = time.time()
             valid, rejected = split_valid(validated)
             events = events_frame(valid, self.config)
             writes = {"events": lambda: self._append(events, "events", batch_id, "event_date")}
@@ -122,13 +123,15 @@ class MicroBatchSink:
             results = {name: future.result() for name, future in
                        [(name, self._pool.submit(write)) for name, write in writes.items()]}
             rows_scored, anomalies = results.get("scores") or (0, 0)
+            written_at = time.time()
             finished = time.time()
             self._append(self._stats(batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded),
                          "stream_stats", batch_id)
             self._previous_start = started
-            log.info("batch %d: %d in, %d quarantined, %d scored, %d anomalies, %.2fs",
+            log.info("batch %d: %d in, %d quarantined, %d scored, %d anomalies in %.2fs "
+                     "(validate %.2fs, data tables %.2fs, stats %.2fs)",
                      batch_id, totals.rows_in, totals.rows_in - totals.rows_valid, rows_scored, anomalies,
-                     finished - started)
+                     time.time() - started, validated_at - started, written_at - validated_at, time.time() - finished)
         finally:
             validated.unpersist()
 

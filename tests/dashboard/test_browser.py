@@ -8,9 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from contextlib import contextmanager
 
-import pandas as pd
 import pytest
 from deltalake import DeltaTable
 from selenium import webdriver
@@ -45,27 +44,35 @@ def browser():
     drv.quit()
 
 
+@contextmanager
+def running_dashboard(lake: str):
+    """`python -m dashboard` against `lake` on a free loopback port; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "ISOGUARD_LAKE": lake}
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "--config", str(ROOT / "conf" / "default.toml"),
+                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    pytest.fail(f"dashboard did not start: {proc.stdout.read()}")
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 @pytest.fixture(scope="module")
 def dashboard_url(pipeline):
-    port = free_port()
-    env = {**os.environ, "ISOGUARD_LAKE": pipeline["config"].lake_root}
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "--config", str(ROOT / "conf" / "default.toml"),
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail(f"dashboard did not start: {proc.stdout.read()}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    with running_dashboard(pipeline["config"].lake_root) as url:
+        yield url
 
 
 def expected_kpis(lake: str) -> dict[str, str]:
@@ -100,24 +107,10 @@ def test_overview_shows_the_numbers_the_tables_hold(browser, dashboard_url, pipe
 
 
 def test_empty_lake_shows_how_to_start(browser, tmp_path):
-    port = free_port()
-    env = {**os.environ, "ISOGUARD_LAKE": str(tmp_path / "empty-lake")}
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.3)
-        browser.get(f"http://127.0.0.1:{port}")
+    with running_dashboard(str(tmp_path / "empty-lake")) as url:
+        browser.get(url)
         WebDriverWait(browser, 30).until(lambda b: "No data yet" in b.find_element(By.ID, "status").text)
         assert browser.find_element(By.ID, "kpi-model-version").text == "none yet"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_refuses_to_expose_itself_without_authentication():
