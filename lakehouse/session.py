@@ -21,6 +21,8 @@ LOCAL_CONF = {
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "4",
     "spark.driver.memory": "4g",
+    # Validation compiles to large generated methods; let HotSpot JIT-compile them anyway.
+    "spark.driver.extraJavaOptions": "-XX:-DontCompileHugeMethods",
     "spark.databricks.delta.snapshotPartitions": "2",
 }
 
