@@ -4,7 +4,7 @@
 in (0, 1], higher is more anomalous; it equals scikit-learn's
 `-IsolationForest.score_samples` on the same trees. The threshold is set at fit
 time as the (1 - contamination) quantile of the scores of the whole input,
-computed with Spark's approxQuantile at relative error QUANTILE_RELATIVE_ERROR.
+computed with Spark's approxQuantile (see models.thresholds for its relative error).
 
 >>> from pyspark.sql import SparkSession
 >>> spark = SparkSession.builder.getOrCreate()                      # doctest: +SKIP
@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from sklearn.ensemble import IsolationForest as SkIsolationForest
 
-QUANTILE_RELATIVE_ERROR = 1e-3
+from models.thresholds import threshold_from_contamination
 
 
 class _IsolationForestParams(HasInputCols, HasSeed, HasPredictionCol):
@@ -100,11 +100,6 @@ def draw_sample(frame: DataFrame, size: int, seed: int) -> pd.DataFrame:
         return frame.limit(0).toPandas()
     fraction = min(1.0, 1.2 * size / total)
     return frame.sample(withReplacement=False, fraction=fraction, seed=seed).limit(size).toPandas()
-
-
-def threshold_from_contamination(scored: DataFrame, score_col: str, contamination: float) -> float:
-    (value,) = scored.approxQuantile(score_col, [1.0 - contamination], QUANTILE_RELATIVE_ERROR)
-    return float(value)
 
 
 class IsolationForestModel(Model, _IsolationForestParams):

@@ -50,3 +50,18 @@ def test_empty_input_is_a_clear_error(spark):
     empty = spark.createDataFrame([], "a double")
     with pytest.raises(ValueError, match="cannot fit an isolation forest on 0 rows"):
         IsolationForest(inputCols=["a"]).fit(empty)
+
+
+def test_label_threshold_maximises_f1(spark):
+    from sklearn.metrics import f1_score
+
+    from models.thresholds import threshold_from_labels
+
+    rng = np.random.default_rng(4)
+    scores = np.concatenate([rng.uniform(0.3, 0.6, 1000), rng.uniform(0.55, 0.8, 50)])
+    labels = np.array([0] * 1000 + [1] * 50)
+    frame = spark.createDataFrame(pd.DataFrame({"s": scores, "y": labels}))
+    chosen = threshold_from_labels(frame, "s", "y")
+    chosen_f1 = f1_score(labels, scores >= chosen)
+    best_possible = max(f1_score(labels, scores >= t) for t in np.unique(scores))
+    assert chosen_f1 >= best_possible - 0.02, (chosen_f1, best_possible)
