@@ -15,14 +15,20 @@ computed with Spark's approxQuantile (see models.thresholds for its relative err
 """
 from __future__ import annotations
 
+import io
 from typing import Iterator, Tuple
+
+import joblib
 
 import numpy as np
 import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasInputCols, HasPredictionCol, HasSeed
+from pyspark.ml.functions import vector_to_array
+from pyspark.ml.param.shared import HasFeaturesCol, HasInputCols, HasPredictionCol, HasSeed
+from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable, DefaultParamsWriter,
+                             MLReadable, MLReader, MLWritable, MLWriter)
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from sklearn.ensemble import IsolationForest as SkIsolationForest
@@ -30,7 +36,9 @@ from sklearn.ensemble import IsolationForest as SkIsolationForest
 from models.thresholds import threshold_from_contamination
 
 
-class _IsolationForestParams(HasInputCols, HasSeed, HasPredictionCol):
+class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictionCol):
+    """Input is either numeric `inputCols` (used when set) or a vector `featuresCol` (default "features")."""
+
     numTrees = Param(Params._dummy(), "numTrees", "number of trees (> 0)", typeConverter=TypeConverters.toInt)
     maxSamples = Param(Params._dummy(), "maxSamples", "rows drawn for each tree (> 0)", typeConverter=TypeConverters.toInt)
     contamination = Param(Params._dummy(), "contamination", "target share of anomalies, sets the threshold", typeConverter=TypeConverters.toFloat)
@@ -56,6 +64,15 @@ class _IsolationForestParams(HasInputCols, HasSeed, HasPredictionCol):
     def setInputCols(self, value: list[str]):
         return self._set(inputCols=value)
 
+    def setFeaturesCol(self, value: str):
+        return self._set(featuresCol=value)
+
+    def _feature_columns(self) -> list:
+        """Spark columns whose values, side by side, are the feature matrix."""
+        if self.isSet(self.inputCols):
+            return [F.col(c).cast("double") for c in self.getInputCols()]
+        return [vector_to_array(F.col(self.getFeaturesCol()))]
+
     def setScoreCol(self, value: str):
         return self._set(scoreCol=value)
 
@@ -63,30 +80,36 @@ class _IsolationForestParams(HasInputCols, HasSeed, HasPredictionCol):
         return self._set(predictionCol=value)
 
 
-class IsolationForest(Estimator, _IsolationForestParams):
+def to_matrix(columns) -> np.ndarray:
+    """pandas columns (numbers, or one column of arrays) -> a float64 matrix."""
+    if len(columns) == 1 and columns[0].dtype == object:
+        return np.vstack(columns[0].to_numpy()).astype("float64", copy=False)
+    return np.column_stack([c.to_numpy(dtype="float64") for c in columns])
+
+
+class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, DefaultParamsWritable):
     """Fits trees on a Spark-drawn sample of at most numTrees x maxSamples rows."""
 
     @keyword_only
-    def __init__(self, *, inputCols=None, numTrees=100, maxSamples=256, contamination=0.01, seed=42,
-                 scoreCol="anomaly_score", predictionCol="is_anomaly"):
+    def __init__(self, *, inputCols=None, featuresCol="features", numTrees=100, maxSamples=256, contamination=0.01,
+                 seed=42, scoreCol="anomaly_score", predictionCol="is_anomaly"):
         super().__init__()
         self._set(**self._input_kwargs)
 
     def _fit(self, dataset: DataFrame) -> "IsolationForestModel":
-        cols = self.getInputCols()
         num_trees, max_samples = self.getNumTrees(), self.getMaxSamples()
         if num_trees <= 0 or max_samples <= 0:
             raise ValueError("numTrees and maxSamples must be positive")
         if not 0.0 < self.getContamination() < 0.5:
             raise ValueError("contamination must be in (0, 0.5)")
-        sample = draw_sample(dataset.select(*cols), num_trees * max_samples, self.getSeed())
+        sample = draw_sample(dataset.select(*self._feature_columns()), num_trees * max_samples, self.getSeed())
         if len(sample) < 2:
             raise ValueError(f"cannot fit an isolation forest on {len(sample)} rows")
         forest = SkIsolationForest(
             n_estimators=num_trees,
             max_samples=min(max_samples, len(sample)),
             random_state=self.getSeed() % (2**32),
-        ).fit(sample.to_numpy(dtype="float64"))
+        ).fit(to_matrix([sample[c] for c in sample.columns]))
         model = self._copyValues(IsolationForestModel(forest=forest))
         model.sample_size_ = len(sample)
         model.threshold_ = threshold_from_contamination(model.transform(dataset), model.getScoreCol(), self.getContamination())
@@ -102,7 +125,7 @@ def draw_sample(frame: DataFrame, size: int, seed: int) -> pd.DataFrame:
     return frame.sample(withReplacement=False, fraction=fraction, seed=seed).limit(size).toPandas()
 
 
-class IsolationForestModel(Model, _IsolationForestParams):
+class IsolationForestModel(Model, _IsolationForestParams, MLReadable, MLWritable):
     """Scores rows in parallel on the executors with the forest broadcast once.
 
     Learned state: `forest_` (scikit-learn trees), `threshold_` (score at or
@@ -118,7 +141,7 @@ class IsolationForestModel(Model, _IsolationForestParams):
 
     @property
     def features(self) -> list[str]:
-        return list(self.getInputCols())
+        return list(self.getInputCols()) if self.isSet(self.inputCols) else []
 
     def score_pandas(self, frame: pd.DataFrame) -> np.ndarray:
         """Scores for a pandas frame holding the input columns (no Spark needed)."""
@@ -133,14 +156,49 @@ class IsolationForestModel(Model, _IsolationForestParams):
         def score(batches: Iterator[Tuple[pd.Series, ...]]) -> Iterator[pd.Series]:
             forest = broadcast.value
             for columns in batches:
-                features = np.column_stack([c.to_numpy(dtype="float64") for c in columns])
-                yield pd.Series(-forest.score_samples(features))
+                columns = (columns,) if isinstance(columns, pd.Series) else columns
+                yield pd.Series(-forest.score_samples(to_matrix(columns)))
 
         return score
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         score_col = self.getScoreCol()
-        scored = dataset.withColumn(score_col, self._score_udf(dataset.sparkSession)(*[F.col(c) for c in self.features]))
+        scored = dataset.withColumn(score_col, self._score_udf(dataset.sparkSession)(*self._feature_columns()))
         if self.threshold_ is not None:
             scored = scored.withColumn(self.getPredictionCol(), F.col(score_col) >= F.lit(self.threshold_))
         return scored
+
+    def write(self) -> MLWriter:
+        return _ModelWriter(self)
+
+    @classmethod
+    def read(cls) -> MLReader:
+        return _ModelReader()
+
+
+class _ModelWriter(MLWriter):
+    """Params and threshold as Spark ML metadata; the trees as one binary row (any Hadoop path)."""
+
+    def __init__(self, instance: IsolationForestModel):
+        super().__init__()
+        self.instance = instance
+
+    def saveImpl(self, path: str) -> None:
+        model = self.instance
+        DefaultParamsWriter.saveMetadata(model, path, self.sparkSession, extraMetadata={
+            "threshold": model.threshold_, "sample_size": model.sample_size_})
+        buffer = io.BytesIO()
+        joblib.dump(model.forest_, buffer)
+        self.sparkSession.createDataFrame([(bytearray(buffer.getvalue()),)], "forest binary") \
+            .coalesce(1).write.parquet(f"{path}/forest")
+
+
+class _ModelReader(MLReader):
+    def load(self, path: str) -> IsolationForestModel:
+        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
+        blob = self.sparkSession.read.parquet(f"{path}/forest").first().forest
+        model = IsolationForestModel(forest=joblib.load(io.BytesIO(bytes(blob))), threshold=metadata.get("threshold"))
+        model.sample_size_ = metadata.get("sample_size")
+        model._resetUid(metadata["uid"])
+        DefaultParamsReader.getAndSetParams(model, metadata)
+        return model

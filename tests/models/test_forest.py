@@ -65,3 +65,35 @@ def test_label_threshold_maximises_f1(spark):
     chosen_f1 = f1_score(labels, scores >= chosen)
     best_possible = max(f1_score(labels, scores >= t) for t in np.unique(scores))
     assert chosen_f1 >= best_possible - 0.02, (chosen_f1, best_possible)
+
+
+def test_works_in_a_pipeline_and_survives_save_and_load(spark, blobs, tmp_path):
+    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+
+    _, df = blobs
+    pipeline = Pipeline(stages=[
+        VectorAssembler(inputCols=["a", "b", "c"], outputCol="raw"),
+        StandardScaler(inputCol="raw", outputCol="scaled"),
+        IsolationForest(featuresCol="scaled", numTrees=30, maxSamples=128, contamination=0.01, seed=2),
+    ])
+    fitted = pipeline.fit(df)
+    before = fitted.transform(df).select("anomaly_score", "is_anomaly", "label").toPandas()
+    assert before.loc[before.label == 1, "is_anomaly"].mean() > 0.9
+
+    fitted.write().overwrite().save(str(tmp_path / "pipeline"))
+    loaded = PipelineModel.load(str(tmp_path / "pipeline"))
+    after = loaded.transform(df).select("anomaly_score", "is_anomaly").toPandas()
+    np.testing.assert_array_equal(after["anomaly_score"].to_numpy(), before["anomaly_score"].to_numpy())
+    forest = loaded.stages[-1]
+    assert isinstance(forest, IsolationForestModel)
+    assert forest.threshold_ == fitted.stages[-1].threshold_
+    assert forest.getNumTrees() == 30 and forest.getFeaturesCol() == "scaled"
+
+
+def test_unfitted_estimator_round_trips_its_params(tmp_path):
+    estimator = IsolationForest(inputCols=["a", "b"], numTrees=7, maxSamples=64, contamination=0.05, seed=9)
+    estimator.save(str(tmp_path / "estimator"))
+    loaded = IsolationForest.load(str(tmp_path / "estimator"))
+    assert (loaded.getNumTrees(), loaded.getMaxSamples(), loaded.getContamination(), loaded.getSeed()) == (7, 64, 0.05, 9)
+    assert loaded.getInputCols() == ["a", "b"]
