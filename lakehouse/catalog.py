@@ -78,6 +78,7 @@ def scores_schema(config: Config) -> T.StructType:
         + [
             T.StructField("anomaly_score", T.DoubleType(), False),
             T.StructField("is_anomaly", T.BooleanType(), False),
+            T.StructField("top_features", T.ArrayType(T.StringType()), True),
             T.StructField("threshold", T.DoubleType(), False),
             T.StructField("model_version", T.StringType(), False),
             T.StructField("scored_at", T.TimestampType(), False),
@@ -131,11 +132,19 @@ def table_path(config: Config, name: str) -> str:
 
 
 def ensure_tables(spark: SparkSession, config: Config) -> None:
-    """Create every missing table (empty, with its schema and partitioning)."""
+    """Create every missing table (empty, with its schema and partitioning); add columns a newer release defines."""
     from delta.tables import DeltaTable
 
     for table in tables(config).values():
-        builder = DeltaTable.createIfNotExists(spark).location(table_path(config, table.name)).addColumns(table.schema)
+        path = table_path(config, table.name)
+        if DeltaTable.isDeltaTable(spark, path):
+            existing = set(DeltaTable.forPath(spark, path).toDF().columns)
+            missing = [f for f in table.schema.fields if f.name not in existing]
+            if missing:
+                columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+                spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+            continue
+        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(table.schema)
         if table.partition_by:
             builder = builder.partitionedBy(*table.partition_by)
         for key, value in TABLE_PROPERTIES.items():

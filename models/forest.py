@@ -33,6 +33,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from sklearn.ensemble import IsolationForest as SkIsolationForest
 
+from models.explain import ForestExplainer
 from models.thresholds import threshold_from_contamination
 
 
@@ -43,11 +44,16 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
     maxSamples = Param(Params._dummy(), "maxSamples", "rows drawn for each tree (> 0)", typeConverter=TypeConverters.toInt)
     contamination = Param(Params._dummy(), "contamination", "target share of anomalies, sets the threshold", typeConverter=TypeConverters.toFloat)
     scoreCol = Param(Params._dummy(), "scoreCol", "output column for the anomaly score", typeConverter=TypeConverters.toString)
+    explainCol = Param(Params._dummy(), "explainCol", "output column for the top contributing features of anomalies",
+                       typeConverter=TypeConverters.toString)
 
     def __init__(self, *args):
         super().__init__(*args)
         self._setDefault(numTrees=100, maxSamples=256, contamination=0.01, seed=42,
-                         scoreCol="anomaly_score", predictionCol="is_anomaly")
+                         scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features")
+
+    def getExplainCol(self) -> str:
+        return self.getOrDefault(self.explainCol)
 
     def getNumTrees(self) -> int:
         return self.getOrDefault(self.numTrees)
@@ -92,7 +98,7 @@ class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, 
 
     @keyword_only
     def __init__(self, *, inputCols=None, featuresCol="features", numTrees=100, maxSamples=256, contamination=0.01,
-                 seed=42, scoreCol="anomaly_score", predictionCol="is_anomaly"):
+                 seed=42, scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features"):
         super().__init__()
         self._set(**self._input_kwargs)
 
@@ -161,12 +167,39 @@ class IsolationForestModel(Model, _IsolationForestParams, MLReadable, MLWritable
 
         return score
 
+    def _explaining_udf(self, spark):
+        """Scores every row; names the top contributing features of rows at or above the threshold."""
+        if self._broadcast is None:
+            self._broadcast = spark.sparkContext.broadcast(self.forest_)
+        broadcast, threshold = self._broadcast, self.threshold_
+        names = self.features or [f"x{i}" for i in range(self.forest_.n_features_in_)]
+
+        @F.pandas_udf("score double, top array<string>")
+        def score_and_explain(batches: Iterator[Tuple[pd.Series, ...]]) -> Iterator[pd.DataFrame]:
+            forest = broadcast.value
+            explainer = ForestExplainer(forest, names)
+            for columns in batches:
+                columns = (columns,) if isinstance(columns, pd.Series) else columns
+                X = to_matrix(columns)
+                scores = -forest.score_samples(X)
+                top = np.full(len(X), None, dtype=object)
+                flagged = np.flatnonzero(scores >= threshold)
+                if len(flagged):
+                    top[flagged] = explainer.top_features(X[flagged])
+                yield pd.DataFrame({"score": scores, "top": top})
+
+        return score_and_explain
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
         score_col = self.getScoreCol()
-        scored = dataset.withColumn(score_col, self._score_udf(dataset.sparkSession)(*self._feature_columns()))
-        if self.threshold_ is not None:
-            scored = scored.withColumn(self.getPredictionCol(), F.col(score_col) >= F.lit(self.threshold_))
-        return scored
+        if self.threshold_ is None:
+            return dataset.withColumn(score_col, self._score_udf(dataset.sparkSession)(*self._feature_columns()))
+        out = "_isoguard_scored"
+        return (dataset.withColumn(out, self._explaining_udf(dataset.sparkSession)(*self._feature_columns()))
+                .withColumn(score_col, F.col(f"{out}.score"))
+                .withColumn(self.getPredictionCol(), F.col(f"{out}.score") >= F.lit(self.threshold_))
+                .withColumn(self.getExplainCol(), F.col(f"{out}.top"))
+                .drop(out))
 
     def write(self) -> MLWriter:
         return _ModelWriter(self)

@@ -44,7 +44,7 @@ def scores_frame(events: DataFrame, config: Config, loaded) -> DataFrame:
     s = config.schema
     scored = loaded.model.transform(build_features(events, config))
     return scored.select(
-        s.event_id, s.key, s.event_time, *config.features, "anomaly_score", "is_anomaly",
+        s.event_id, s.key, s.event_time, *config.features, "anomaly_score", "is_anomaly", "top_features",
         F.lit(loaded.threshold).alias("threshold"),
         F.lit(loaded.version).alias("model_version"),
         F.current_timestamp().alias("scored_at"),

@@ -56,3 +56,12 @@ def test_stream_stats_account_for_every_row(pipeline):
     assert stats.rows_scored.sum() == len(scores)
     assert stats.anomalies.sum() == scores.is_anomaly.sum()
     assert stats.model_version.isna().any() and (stats.model_version == pipeline["champion_version"]).any()
+
+
+def test_anomalies_carry_their_top_features(pipeline):
+    scores = table(pipeline, "scores")
+    flagged = scores[scores.is_anomaly]
+    assert len(flagged) > 0
+    assert flagged.top_features.map(lambda t: t is not None and 1 <= len(t) <= 3).all()
+    assert set(f for t in flagged.top_features for f in t) <= set(pipeline["config"].features)
+    assert scores[~scores.is_anomaly].top_features.isna().all()

@@ -97,3 +97,15 @@ def test_unfitted_estimator_round_trips_its_params(tmp_path):
     loaded = IsolationForest.load(str(tmp_path / "estimator"))
     assert (loaded.getNumTrees(), loaded.getMaxSamples(), loaded.getContamination(), loaded.getSeed()) == (7, 64, 0.05, 9)
     assert loaded.getInputCols() == ["a", "b"]
+
+
+def test_an_anomaly_in_one_feature_names_that_feature_first(spark, blobs):
+    frame, _ = blobs
+    normal = spark.createDataFrame(frame[frame.label == 0][["a", "b", "c"]])
+    model = IsolationForest(inputCols=["a", "b", "c"], numTrees=100, contamination=0.01, seed=3).fit(normal)
+    model.threshold_ = 0.5  # this test is about attribution: flag anything clearly off-centre
+    probes = spark.createDataFrame([(0.0, 0.0, 30.0), (0.0, -30.0, 0.0), (0.1, 0.0, 0.0)], "a double, b double, c double")
+    rows = model.transform(probes).collect()
+    assert rows[0].is_anomaly and rows[0].top_features[0] == "c"
+    assert rows[1].is_anomaly and rows[1].top_features[0] == "b"
+    assert not rows[2].is_anomaly and rows[2].top_features is None, "only anomalies are explained"
