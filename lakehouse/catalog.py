@@ -109,6 +109,7 @@ def stream_stats_schema() -> T.StructType:
             T.StructField("latency_max_ms", double, True),
             T.StructField("model_version", T.StringType(), True),
             T.StructField("threshold", double, True),
+            T.StructField("model_status", T.StringType(), True),
         ]
     )
 

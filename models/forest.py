@@ -153,10 +153,14 @@ class IsolationForestModel(Model, _IsolationForestParams, MLReadable, MLWritable
         """Scores for a pandas frame holding the input columns (no Spark needed)."""
         return -self.forest_.score_samples(frame[self.features].to_numpy(dtype="float64"))
 
-    def _score_udf(self, spark):
+    def _forest_broadcast(self, spark):
+        """The trees, shipped to the executors once per model."""
         if self._broadcast is None:
             self._broadcast = spark.sparkContext.broadcast(self.forest_)
-        broadcast = self._broadcast
+        return self._broadcast
+
+    def _score_udf(self, spark):
+        broadcast = self._forest_broadcast(spark)
 
         @F.pandas_udf("double")
         def score(batches: Iterator[Tuple[pd.Series, ...]]) -> Iterator[pd.Series]:
@@ -169,9 +173,7 @@ class IsolationForestModel(Model, _IsolationForestParams, MLReadable, MLWritable
 
     def _explaining_udf(self, spark):
         """Scores every row; names the top contributing features of rows at or above the threshold."""
-        if self._broadcast is None:
-            self._broadcast = spark.sparkContext.broadcast(self.forest_)
-        broadcast, threshold = self._broadcast, self.threshold_
+        broadcast, threshold = self._forest_broadcast(spark), self.threshold_
         names = self.features or [f"x{i}" for i in range(self.forest_.n_features_in_)]
 
         @F.pandas_udf("score double, top array<string>")

@@ -22,7 +22,7 @@ class ChampionWatcher:
         self.config = config
         self.refresh_seconds = refresh_seconds or config.stream.model_refresh_seconds
         self._current: LoadedModel | None = None
-        self._refused: set[str] = set()
+        self._refused: dict[str, str] = {}
         self._said_waiting = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -40,12 +40,17 @@ class ChampionWatcher:
                     log.warning("no champion model yet: events are stored but not scored until the first retrain registers one")
                     self._said_waiting = True
                 return self._current
-            if (self._current and self._current.version == version) or version in self._refused:
+            if version in self._refused:
+                self.last_error = self._refused[version]
+                return self._current
+            if self._current and self._current.version == version:
+                self.last_error = None
                 return self._current
             loaded = registry.load_version(self.config, version)
             if loaded.features != list(self.config.features):
-                self._refused.add(version)
-                self.last_error = f"model version {version} refused: features {loaded.features} differ from the config's {list(self.config.features)}"
+                self._refused[version] = (f"model version {version} refused: features {loaded.features} "
+                                          f"differ from the config's {list(self.config.features)}")
+                self.last_error = self._refused[version]
                 log.error(self.last_error)
                 return self._current
             self._current = loaded

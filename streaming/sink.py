@@ -159,5 +159,6 @@ class MicroBatchSink:
             "latency_max_ms": finished_ms - totals.arrival_min if totals.arrival_min is not None else None,
             "model_version": loaded.version if loaded else None,
             "threshold": loaded.threshold if loaded else None,
+            "model_status": self.champion.last_error,
         }
         return batch.sparkSession.createDataFrame([row], schema=stream_stats_schema())

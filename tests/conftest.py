@@ -90,12 +90,12 @@ def pipeline(spark, tmp_path_factory):
         (Path(config.landing_path) / "malformed.jsonl").write_text("\n".join(MALFORMED_LINES) + "\n")
         query.processAllAvailable()
         still_running = query.isActive
-        truth = read_truth(truth_dir)
-        phase2_ids = set(truth.event_id) - set(phase1_truth.event_id)
-        yield {
-            "config": config, "truth": truth, "phase2_ids": phase2_ids, "retrain": result,
-            "still_running": still_running, "champion_version": registry.alias_version(config),
-        }
     finally:
         query.stop()
         champion.stop()
+    truth = read_truth(truth_dir)
+    phase2_ids = set(truth.event_id) - set(phase1_truth.event_id)
+    yield {
+        "config": config, "truth": truth, "phase2_ids": phase2_ids, "retrain": result,
+        "still_running": still_running, "champion_version": registry.alias_version(config),
+    }
