@@ -9,6 +9,7 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 
 if __package__ in (None, ""):  # run as a file by spark-submit: make the project importable
     import os
@@ -30,10 +31,10 @@ log = logging.getLogger("isoguard.stream")
 
 
 def start_stream(spark: SparkSession, config: Config, champion: ChampionWatcher,
-                 available_now: bool = False) -> StreamingQuery:
+                 available_now: bool = False, sink: MicroBatchSink | None = None) -> StreamingQuery:
     """Start the streaming query; the caller owns its lifetime."""
     ensure_tables(spark, config)
-    sink = MicroBatchSink(config, champion)
+    sink = sink or MicroBatchSink(config, champion)
     writer = (open_source(spark, config).writeStream
               .queryName(QUERY_NAME)
               .foreachBatch(sink)
@@ -61,19 +62,26 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config)
     spark = build_spark("isoguard-stream", master=args.master)
     champion = ChampionWatcher(config).start()
-    query = start_stream(spark, config, champion, available_now=args.available_now)
+    sink = MicroBatchSink(config, champion)
+    query = start_stream(spark, config, champion, available_now=args.available_now, sink=sink)
     log.warning("stream started: landing %s -> tables under %s", config.landing_path, config.lake_root)
 
-    def stop(signum, frame):
-        log.warning("signal %d: stopping the stream after the current micro-batch", signum)
-        query.stop()
+    stop_requested = threading.Event()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    def request_stop(signum, frame):  # no Spark calls here: the main thread may be inside one
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     try:
-        while query.isActive:
+        while query.isActive and not stop_requested.is_set():
             query.awaitTermination(1)
-        if query.exception():
+        if stop_requested.is_set():
+            log.warning("stop requested: finishing the current micro-batch, then stopping")
+            sink.refuse_new_batches()
+            query.stop()
+            log.warning("stream stopped cleanly")
+        elif query.exception():
             raise RuntimeError(f"stream failed: {query.exception()}")
     finally:
         champion.stop()

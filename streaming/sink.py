@@ -62,6 +62,13 @@ class MicroBatchSink:
         self._app_id_known = threading.Event()
         self._previous_start: float | None = None
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="delta-append")
+        self._batch_lock = threading.Lock()
+        self._stopping = False
+
+    def refuse_new_batches(self) -> None:
+        """Wait for the running micro-batch (if any) to finish; any later batch is refused, not half-written."""
+        with self._batch_lock:
+            self._stopping = True
 
     def bind(self, query_id: str) -> None:
         """Set the Delta txnAppId: the query id, which Spark keeps in the checkpoint."""
@@ -91,6 +98,12 @@ class MicroBatchSink:
             scores.unpersist()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        with self._batch_lock:
+            if self._stopping:
+                raise RuntimeError(f"stopping: micro-batch {batch_id} is left for the next start")
+            self._process(batch, batch_id)
+
+    def _process(self, batch: DataFrame, batch_id: int) -> None:
         started = time.time()
         started_at = datetime.fromtimestamp(started, tz=timezone.utc)
         loaded = self.champion.current()
