@@ -32,7 +32,6 @@ COMMON_CONF = {
     # Delta writes from every micro-batch; keep tables readable by delta-rs.
     "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
     "spark.databricks.delta.optimizeWrite.enabled": "false",
-    "spark.sql.streaming.stopGracefullyOnShutdown": "true",
     "spark.ui.showConsoleProgress": "false",
 }
 
