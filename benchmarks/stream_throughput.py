@@ -127,7 +127,7 @@ def main() -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "stream_throughput.json").write_text(json.dumps(result, indent=2))
     print()
-    print(f"end to end (JSON files -> validate -> events, quarantine, scores, stream_stats in Delta):")
+    print("end to end (JSON files -> validate -> events, quarantine, scores, stream_stats in Delta):")
     print(f"  {rows:,} events, {in_bytes / 1e6:,.0f} MB in {stream_seconds:.1f} s over {len(stats)} micro-batches")
     print(f"  sustained: {result['events_per_second']:,.0f} events/s, {result['mb_per_second']:.1f} MB/s "
           f"(seed requirement 10 MB/s, goal 30 MB/s)")
