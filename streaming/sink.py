@@ -133,10 +133,9 @@ class MicroBatchSink:
             if loaded is not None:
                 writes["scores"] = lambda: self._write_scores(events, loaded, batch_id)
             # Independent tables commit concurrently: a Delta commit is mostly waiting, not computing.
-            results = {name: future.result() for name, future in
-                       [(name, self._pool.submit(write)) for name, write in writes.items()]}
+            futures = {name: self._pool.submit(write) for name, write in writes.items()}
+            results = {name: future.result() for name, future in futures.items()}
             rows_scored, anomalies = results.get("scores") or (0, 0)
-            written_at = time.time()
             finished = time.time()
             self._append(self._stats(batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded),
                          "stream_stats", batch_id)
@@ -144,7 +143,7 @@ class MicroBatchSink:
             log.info("batch %d: %d in, %d quarantined, %d scored, %d anomalies in %.2fs "
                      "(validate %.2fs, data tables %.2fs, stats %.2fs)",
                      batch_id, totals.rows_in, totals.rows_in - totals.rows_valid, rows_scored, anomalies,
-                     time.time() - started, validated_at - started, written_at - validated_at, time.time() - finished)
+                     time.time() - started, validated_at - started, finished - validated_at, time.time() - finished)
         finally:
             validated.unpersist()
 
