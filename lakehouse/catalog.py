@@ -114,6 +114,86 @@ def stream_stats_schema() -> T.StructType:
     )
 
 
+def alerts_schema(config: Config) -> T.StructType:
+    """One incident: anomalies on one key with no gap longer than the configured one between them."""
+    return T.StructType(
+        [
+            T.StructField("alert_id", T.StringType(), False),
+            T.StructField(config.schema.key, T.StringType(), False),
+            T.StructField("started_at", T.TimestampType(), False),   # event time of the first anomaly
+            T.StructField("ended_at", T.TimestampType(), False),     # event time of the latest anomaly
+            T.StructField("anomalies", T.LongType(), False),
+            T.StructField("peak_score", T.DoubleType(), False),
+            T.StructField("top_features", T.ArrayType(T.StringType()), True),
+            T.StructField("status", T.StringType(), False),          # "open" or "closed"
+            T.StructField("model_version", T.StringType(), True),
+            T.StructField("updated_at", T.TimestampType(), False),
+            T.StructField("closed_at", T.TimestampType(), True),
+        ]
+    )
+
+
+def feature_summary_schema(config: Config) -> T.StructType:
+    """One event-time window x feature (x key, where the config asks for it; the key is null for all keys)."""
+    double = T.DoubleType()
+    return T.StructType(
+        [
+            T.StructField("window_start", T.TimestampType(), False),
+            T.StructField("window_end", T.TimestampType(), False),
+            T.StructField("feature", T.StringType(), False),
+            T.StructField(config.schema.key, T.StringType(), True),
+            T.StructField("count", T.LongType(), False),
+            T.StructField("mean", double, True),
+            T.StructField("std", double, True),
+            T.StructField("min", double, True),
+            T.StructField("max", double, True),
+            T.StructField("p50", double, True),
+            T.StructField("p95", double, True),
+            T.StructField("p99", double, True),
+            T.StructField("written_at", T.TimestampType(), False),
+            T.StructField("window_date", T.DateType(), False),
+        ]
+    )
+
+
+def labels_schema(config: Config) -> T.StructType:
+    """One analyst verdict on an event or an alert (appended by the dashboard, read by the nightly job)."""
+    return T.StructType(
+        [
+            T.StructField("label_id", T.StringType(), False),
+            T.StructField("target", T.StringType(), False),          # "event" or "alert"
+            T.StructField("target_id", T.StringType(), False),       # event id or alert id
+            T.StructField(config.schema.key, T.StringType(), True),
+            T.StructField("started_at", T.TimestampType(), True),    # event time (event) or incident start (alert)
+            T.StructField("ended_at", T.TimestampType(), True),      # same as started_at for an event
+            T.StructField("verdict", T.StringType(), False),         # "true_positive" or "false_positive"
+            T.StructField("analyst", T.StringType(), True),
+            T.StructField("note", T.StringType(), True),
+            T.StructField("labelled_at", T.TimestampType(), False),
+        ]
+    )
+
+
+def baselines_schema(config: Config) -> T.StructType:
+    """One key x feature: reference statistics from the nightly job (replaced on each run)."""
+    double = T.DoubleType()
+    return T.StructType(
+        [
+            T.StructField(config.schema.key, T.StringType(), False),
+            T.StructField("feature", T.StringType(), False),
+            T.StructField("count", T.LongType(), False),
+            T.StructField("mean", double, True),
+            T.StructField("std", double, True),
+            T.StructField("p01", double, True),
+            T.StructField("p50", double, True),
+            T.StructField("p99", double, True),
+            T.StructField("window", T.StringType(), False),
+            T.StructField("events_version", T.LongType(), True),
+            T.StructField("computed_at", T.TimestampType(), False),
+        ]
+    )
+
+
 def tables(config: Config) -> dict[str, Table]:
     return {
         t.name: t
@@ -122,6 +202,10 @@ def tables(config: Config) -> dict[str, Table]:
             Table("quarantine", quarantine_schema(), ("ingest_date",)),
             Table("scores", scores_schema(config), ("event_date",)),
             Table("stream_stats", stream_stats_schema()),
+            Table("alerts", alerts_schema(config)),
+            Table("feature_summary", feature_summary_schema(config), ("window_date",)),
+            Table("labels", labels_schema(config)),
+            Table("baselines", baselines_schema(config)),
         )
     }
 
