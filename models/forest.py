@@ -42,6 +42,9 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
 
     numTrees = Param(Params._dummy(), "numTrees", "number of trees (> 0)", typeConverter=TypeConverters.toInt)
     maxSamples = Param(Params._dummy(), "maxSamples", "rows drawn for each tree (> 0)", typeConverter=TypeConverters.toInt)
+    maxFeatures = Param(Params._dummy(), "maxFeatures",
+                        "features drawn for each tree: a share in (0, 1], or a whole count > 1 (scikit-learn's max_features)",
+                        typeConverter=TypeConverters.toFloat)
     contamination = Param(Params._dummy(), "contamination", "target share of anomalies, sets the threshold", typeConverter=TypeConverters.toFloat)
     scoreCol = Param(Params._dummy(), "scoreCol", "output column for the anomaly score", typeConverter=TypeConverters.toString)
     explainCol = Param(Params._dummy(), "explainCol", "output column for the top contributing features of anomalies",
@@ -49,7 +52,7 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(numTrees=100, maxSamples=256, contamination=0.01, seed=42,
+        self._setDefault(numTrees=100, maxSamples=256, maxFeatures=1.0, contamination=0.01, seed=42,
                          scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features")
 
     def getExplainCol(self) -> str:
@@ -60,6 +63,9 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
 
     def getMaxSamples(self) -> int:
         return self.getOrDefault(self.maxSamples)
+
+    def getMaxFeatures(self) -> float:
+        return self.getOrDefault(self.maxFeatures)
 
     def getContamination(self) -> float:
         return self.getOrDefault(self.contamination)
@@ -97,8 +103,8 @@ class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, 
     """Fits trees on a Spark-drawn sample of at most numTrees x maxSamples rows."""
 
     @keyword_only
-    def __init__(self, *, inputCols=None, featuresCol="features", numTrees=100, maxSamples=256, contamination=0.01,
-                 seed=42, scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features"):
+    def __init__(self, *, inputCols=None, featuresCol="features", numTrees=100, maxSamples=256, maxFeatures=1.0,
+                 contamination=0.01, seed=42, scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features"):
         super().__init__()
         self._set(**self._input_kwargs)
 
@@ -108,18 +114,27 @@ class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, 
             raise ValueError("numTrees and maxSamples must be positive")
         if not 0.0 < self.getContamination() < 0.5:
             raise ValueError("contamination must be in (0, 0.5)")
+        max_features = sklearn_max_features(self.getMaxFeatures())
         sample = draw_sample(dataset.select(*self._feature_columns()), num_trees * max_samples, self.getSeed())
         if len(sample) < 2:
             raise ValueError(f"cannot fit an isolation forest on {len(sample)} rows")
         forest = SkIsolationForest(
             n_estimators=num_trees,
             max_samples=min(max_samples, len(sample)),
+            max_features=max_features,
             random_state=self.getSeed() % (2**32),
         ).fit(to_matrix([sample[c] for c in sample.columns]))
         model = self._copyValues(IsolationForestModel(forest=forest))
         model.sample_size_ = len(sample)
         model.threshold_ = threshold_from_contamination(model.transform(dataset), model.getScoreCol(), self.getContamination())
         return model
+
+
+def sklearn_max_features(value: float) -> float | int:
+    """maxFeatures as scikit-learn wants it: a share in (0, 1] stays a float, a count > 1 becomes an int."""
+    if value <= 0 or (value > 1 and not float(value).is_integer()):
+        raise ValueError(f"maxFeatures must be a share in (0, 1] or a whole count > 1, got {value}")
+    return float(value) if value <= 1 else int(value)
 
 
 def draw_sample(frame: DataFrame, size: int, seed: int) -> pd.DataFrame:

@@ -86,6 +86,7 @@ def register_model(
         "contamination": model.getContamination(),
         "num_trees": model.getNumTrees(),
         "max_samples": model.getMaxSamples(),
+        "max_features": model.getMaxFeatures(),
         "training": training,
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +95,8 @@ def register_model(
         meta_path.write_text(json.dumps(meta, indent=2, default=str))
         with mlflow.start_run(experiment_id=_experiment_id(client, config), run_name=f"retrain {training.get('window', '')}"):
             mlflow.log_params({"num_trees": meta["num_trees"], "max_samples": meta["max_samples"],
-                               "contamination": meta["contamination"], "features": ",".join(meta["features"]),
+                               "max_features": meta["max_features"], "contamination": meta["contamination"],
+                               "features": ",".join(meta["features"]),
                                **(params or {})})
             mlflow.log_metrics({"threshold": meta["threshold"], **metrics})
             info = mlflow.pyfunc.log_model(
@@ -134,5 +136,5 @@ def load_version(config: Config, version: str) -> LoadedModel:
     model = IsolationForestModel(forest=pyfunc.forest_, threshold=float(meta["threshold"]))
     model.setInputCols(list(meta["features"]))
     model._set(numTrees=int(meta["num_trees"]), maxSamples=int(meta["max_samples"]),
-               contamination=float(meta["contamination"]))
+               maxFeatures=float(meta.get("max_features", 1.0)), contamination=float(meta["contamination"]))
     return LoadedModel(version=version, model=model, meta=meta)

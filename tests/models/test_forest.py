@@ -109,3 +109,33 @@ def test_an_anomaly_in_one_feature_names_that_feature_first(spark, blobs):
     assert rows[0].is_anomaly and rows[0].top_features[0] == "c"
     assert rows[1].is_anomaly and rows[1].top_features[0] == "b"
     assert not rows[2].is_anomaly and rows[2].top_features is None, "only anomalies are explained"
+
+
+def test_max_features_draws_a_share_of_the_features_per_tree_and_survives_save_and_load(spark, blobs, tmp_path):
+    frame, df = blobs
+    model = IsolationForest(inputCols=["a", "b", "c"], numTrees=20, maxSamples=128, maxFeatures=2 / 3, seed=4).fit(df)
+    assert {len(f) for f in model.forest_.estimators_features_} == {2}, "each tree sees two of the three features"
+    assert model.transform(df).toPandas().loc[frame.label == 1, "is_anomaly"].mean() > 0.5
+
+    model.write().save(str(tmp_path / "model"))
+    loaded = IsolationForestModel.load(str(tmp_path / "model"))
+    assert loaded.getMaxFeatures() == 2 / 3
+    np.testing.assert_array_equal(loaded.score_pandas(frame), model.score_pandas(frame))
+
+    estimator = IsolationForest(inputCols=["a", "b", "c"], maxFeatures=2)
+    estimator.save(str(tmp_path / "estimator"))
+    assert IsolationForest.load(str(tmp_path / "estimator")).getMaxFeatures() == 2.0
+    assert IsolationForest().getMaxFeatures() == 1.0, "default: every feature, as in scikit-learn"
+
+
+def test_max_features_as_a_count_matches_scikit_learn(spark, blobs):
+    frame, df = blobs
+    model = IsolationForest(inputCols=["a", "b", "c"], numTrees=15, maxSamples=64, maxFeatures=2, seed=6).fit(df)
+    assert model.forest_.max_features == 2 and isinstance(model.forest_.max_features, int)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, 2.5])
+def test_bad_max_features_is_a_clear_error(spark, blobs, bad):
+    _, df = blobs
+    with pytest.raises(ValueError, match="maxFeatures must be a share in"):
+        IsolationForest(inputCols=["a", "b", "c"], maxFeatures=bad).fit(df)

@@ -12,7 +12,7 @@ def test_register_alias_and_load_round_trip(spark, lake_config):
     features = list(lake_config.features)
     rng = np.random.default_rng(1)
     frame = pd.DataFrame(rng.normal(50, 5, size=(500, len(features))), columns=features)
-    model = IsolationForest(inputCols=features, numTrees=20, maxSamples=64).fit(spark.createDataFrame(frame))
+    model = IsolationForest(inputCols=features, numTrees=20, maxSamples=64, maxFeatures=0.5).fit(spark.createDataFrame(frame))
 
     assert registry.alias_version(lake_config) is None
     version = registry.register_model(model, lake_config, {"window": "test", "rows": 500}, {"training_rows": 500})
@@ -23,6 +23,7 @@ def test_register_alias_and_load_round_trip(spark, lake_config):
     loaded = registry.load_version(lake_config, version)
     assert loaded.features == features
     assert loaded.threshold == model.threshold_
+    assert loaded.model.getMaxFeatures() == 0.5
     np.testing.assert_array_equal(loaded.model.score_pandas(frame), model.score_pandas(frame))
 
     # Without Spark: the pyfunc flavour scores a pandas frame through the alias.
