@@ -15,6 +15,7 @@ from typing import Any
 FIELD_TYPES = ("string", "double", "long", "timestamp")
 SOURCE_KINDS = ("files",)
 UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
+GATE_METRICS = ("pr_auc", "roc_auc", "f1")
 
 
 class ConfigError(ValueError):
@@ -70,8 +71,24 @@ class ModelConfig:
     name: str = "isoguard"
     num_trees: int = 100
     max_samples: int = 256
+    max_features: float = 1.0
     contamination: float = 0.01
     seed: int = 42
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """The nightly job: holdout, gates, training hygiene, schedule, table maintenance."""
+
+    holdout_fraction: float = 0.2         # the latest share of the window (by event time) held out for evaluation
+    primary_metric: str = "pr_auc"        # gate metric where labels exist
+    max_metric_drop: float = 0.02         # the challenger may trail the champion by at most this much
+    min_alert_rate: float = 0.0           # the challenger's holdout alert rate must lie in [min, max]
+    max_alert_rate: float = 0.05
+    exclude_score_margin: float = 0.05    # train without rows served with anomaly_score >= threshold + margin
+    truth_labels: str = "truth"           # optional folder of ground-truth CSVs (event_id, is_anomaly); "" = none
+    schedule_at: str = "00:30"            # local time of the nightly run (batch.schedule)
+    vacuum_retention_hours: float = 168.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,7 @@ class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     mlflow_tracking_uri: str = ""
     mlflow_experiment: str = "isoguard"
@@ -212,6 +230,42 @@ def _parse_schema(root: _Section) -> EventSchema:
     return EventSchema(fields=fields, **roles)
 
 
+def _max_features(m: _Section) -> float:
+    value = m.positive("max_features", float, 1.0)
+    if value > 1 and not value.is_integer():
+        raise ConfigError(f"{m.key('max_features')}: must be a share in (0, 1] or a whole count, got {value!r}")
+    return value
+
+
+def _share(section: _Section, name: str, default: float, low_open: bool = False) -> float:
+    value = section.get(name, float, default)
+    if not (0.0 < value < 1.0 if low_open else 0.0 <= value <= 1.0):
+        bounds = "(0, 1)" if low_open else "[0, 1]"
+        raise ConfigError(f"{section.key(name)}: must be in {bounds}, got {value!r}")
+    return value
+
+
+def _parse_retrain(r: _Section) -> RetrainConfig:
+    min_rate, max_rate = _share(r, "min_alert_rate", 0.0), _share(r, "max_alert_rate", 0.05)
+    if min_rate > max_rate:
+        raise ConfigError(f"retrain.min_alert_rate: {min_rate} is greater than retrain.max_alert_rate {max_rate}")
+    at = r.get("schedule_at", str, "00:30")
+    hour, _, minute = at.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60 and len(minute) == 2):
+        raise ConfigError(f"retrain.schedule_at: expected HH:MM (local time), got {at!r}")
+    return RetrainConfig(
+        holdout_fraction=_share(r, "holdout_fraction", 0.2, low_open=True),
+        primary_metric=r.choice("primary_metric", GATE_METRICS, "pr_auc"),
+        max_metric_drop=r.positive("max_metric_drop", float, 0.02, allow_zero=True),
+        min_alert_rate=min_rate,
+        max_alert_rate=max_rate,
+        exclude_score_margin=r.positive("exclude_score_margin", float, 0.05, allow_zero=True),
+        truth_labels=r.get("truth_labels", str, "truth"),
+        schedule_at=at,
+        vacuum_retention_hours=r.positive("vacuum_retention_hours", float, 168.0, allow_zero=True),
+    )
+
+
 def parse_config(data: dict, path: str = "<config>", environ: dict | None = None) -> Config:
     """Build a Config from parsed TOML; raises ConfigError naming the offending key."""
     environ = os.environ if environ is None else environ
@@ -250,6 +304,7 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         name=m.get("name", str, "isoguard"),
         num_trees=m.positive("num_trees", int, 100),
         max_samples=m.positive("max_samples", int, 256),
+        max_features=_max_features(m),
         contamination=contamination,
         seed=m.get("seed", int, 42),
     )
@@ -260,6 +315,7 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         refresh_seconds=d.positive("refresh_seconds", float, 2.0),
         window_minutes=d.positive("window_minutes", int, 10),
     )
+    retrain = _parse_retrain(root.section("retrain"))
     ml = root.section("mlflow")
     lake_root = environ.get("ISOGUARD_LAKE") or root.section("lake").get("root", str, "lake")
     return Config(
@@ -269,6 +325,7 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         source=source,
         stream=stream,
         model=model,
+        retrain=retrain,
         dashboard=dashboard,
         mlflow_tracking_uri=environ.get("MLFLOW_TRACKING_URI") or ml.get("tracking_uri", str, ""),
         mlflow_experiment=ml.get("experiment", str, "isoguard"),
