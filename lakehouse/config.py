@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +17,8 @@ FIELD_TYPES = ("string", "double", "long", "timestamp")
 SOURCE_KINDS = ("files",)
 UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
 GATE_METRICS = ("pr_auc", "roc_auc", "f1")
+DURATION = re.compile(r"(\d+)\s*(second|minute|hour|day)s?")
+DURATION_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
 class ConfigError(ValueError):
@@ -92,6 +95,26 @@ class RetrainConfig:
 
 
 @dataclass(frozen=True)
+class SummariesConfig:
+    """Event-time tumbling windows of every feature -> feature_summary."""
+
+    window_seconds: int = 60
+    watermark_seconds: int = 120          # how late an event may arrive and still count in its window
+    per_key: bool = False                 # also one row per key (besides the all-keys row)
+    trigger_seconds: float = 30.0
+    checkpoint: str = "_checkpoints/summaries"
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Anomalies on one key with no gap longer than `gap_seconds` between them are one incident."""
+
+    gap_seconds: int = 300
+    trigger_seconds: float = 5.0
+    checkpoint: str = "_checkpoints/alerts"
+
+
+@dataclass(frozen=True)
 class DashboardConfig:
     host: str = "127.0.0.1"
     port: int = 8050
@@ -108,6 +131,8 @@ class Config:
     stream: StreamConfig = field(default_factory=StreamConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    summaries: SummariesConfig = field(default_factory=SummariesConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     mlflow_tracking_uri: str = ""
     mlflow_experiment: str = "isoguard"
@@ -184,6 +209,15 @@ class _Section:
         if value not in choices:
             raise ConfigError(f"{self.key(name)}: must be one of {', '.join(choices)}, got {value!r}")
         return value
+
+    def duration(self, name: str, default: str, allow_zero: bool = False) -> int:
+        """A span like "1 minute" or "90 seconds", in seconds."""
+        text = self.get(name, str, default)
+        match = DURATION.fullmatch(text.strip().lower())
+        if not match or (int(match[1]) == 0 and not allow_zero):
+            raise ConfigError(f"{self.key(name)}: expected a duration like '1 minute' or '30 seconds'"
+                              f"{'' if allow_zero else ' (more than 0)'}, got {text!r}")
+        return int(match[1]) * DURATION_UNITS[match[2]]
 
     def section(self, name: str) -> "_Section":
         return _Section(self.data.get(name, {}), self.key(name))
@@ -316,6 +350,20 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         window_minutes=d.positive("window_minutes", int, 10),
     )
     retrain = _parse_retrain(root.section("retrain"))
+    su = root.section("summaries")
+    summaries = SummariesConfig(
+        window_seconds=su.duration("window", "1 minute"),
+        watermark_seconds=su.duration("watermark", "2 minutes", allow_zero=True),
+        per_key=su.get("per_key", bool, False),
+        trigger_seconds=su.positive("trigger_seconds", float, 30.0),
+        checkpoint=su.get("checkpoint", str, "_checkpoints/summaries"),
+    )
+    al = root.section("alerts")
+    alerts = AlertsConfig(
+        gap_seconds=al.duration("gap", "5 minutes"),
+        trigger_seconds=al.positive("trigger_seconds", float, 5.0),
+        checkpoint=al.get("checkpoint", str, "_checkpoints/alerts"),
+    )
     ml = root.section("mlflow")
     lake_root = environ.get("ISOGUARD_LAKE") or root.section("lake").get("root", str, "lake")
     return Config(
@@ -326,6 +374,8 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         stream=stream,
         model=model,
         retrain=retrain,
+        summaries=summaries,
+        alerts=alerts,
         dashboard=dashboard,
         mlflow_tracking_uri=environ.get("MLFLOW_TRACKING_URI") or ml.get("tracking_uri", str, ""),
         mlflow_experiment=ml.get("experiment", str, "isoguard"),
