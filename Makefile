@@ -7,7 +7,7 @@ CONFIG ?= conf/default.toml
 PYTEST_ARGS ?=
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-test check-tools jars browser demo test bench clean
+.PHONY: setup setup-test check-tools jars kafka-broker browser demo test bench clean
 
 setup: check-tools $(VENV)/.installed jars
 
@@ -22,9 +22,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# Idempotent: resolves the Delta jars with Maven once, then only checks them.
+# Idempotent: resolves the Delta and Kafka-connector jars with Maven once, then only checks them.
 jars: $(VENV)/.installed
 	@$(BIN)/python -m lakehouse.jars resolve
+
+# Apache Kafka's broker jars: the Kafka tests start a real single-node broker from them.
+kafka-broker: $(VENV)/.installed
+	@$(BIN)/python -m lakehouse.jars resolve kafka-broker
 
 # Debian's Chromium and ChromeDriver for the browser tests.
 browser:
@@ -34,7 +38,7 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-setup-test: setup browser
+setup-test: setup browser kafka-broker
 
 demo: setup
 	$(BIN)/python -m lakehouse.demo --config $(CONFIG)

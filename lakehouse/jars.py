@@ -12,6 +12,10 @@ those files on the classpath, so nothing is downloaded at run time. On a
 cluster, pass the same coordinates to spark-submit:
 
     spark-submit --packages "$(python -m lakehouse.jars coordinates)" ...
+
+One more group is not for Spark: "kafka-broker", Apache Kafka's own broker jars,
+which the tests run as a single-node KRaft broker in a separate JVM
+(`python -m lakehouse.jars resolve kafka-broker`, run by `make setup-test`).
 """
 from __future__ import annotations
 
@@ -33,21 +37,35 @@ def _spark_minor() -> str:
     return ".".join(pyspark.__version__.split(".")[:2])
 
 
+# The Kafka connector 4.2.0 depends on spark-token-provider-kafka-0-10 4.2.0, which the
+# reachable Maven Central does not serve (nor any 4.1.x). The newest release it does serve,
+# 4.0.0, has the same classes, and its references resolve against Spark 4.2.0 except two
+# logging keys on the Kerberos delegation-token path, which isoguard does not use (SASL and
+# SSL settings go to the Kafka client directly). Maven takes the pinned version instead.
+MANAGED_VERSIONS = {
+    "kafka": {f"org.apache.spark:spark-token-provider-kafka-0-10_{SCALA_BINARY}": "4.0.0"},
+}
+
+# The broker the tests start (KRaft, Java 17). It runs in its own JVM, so its version is
+# independent of the connector's kafka-clients (3.9.2), which speaks to 4.x brokers.
+KAFKA_BROKER_VERSION = "4.1.1"
+
+
 def coordinates(group: str) -> list[str]:
-    """Maven coordinates of one group of packages: "delta" or "kafka"."""
+    """Maven coordinates of one group of packages: "delta", "kafka" or "kafka-broker"."""
     if group == "delta":
         delta = metadata.version("delta-spark")
         return [f"io.delta:delta-spark_{_spark_minor()}_{SCALA_BINARY}:{delta}"]
     if group == "kafka":
         return [f"org.apache.spark:spark-sql-kafka-0-10_{SCALA_BINARY}:{pyspark.__version__}"]
-    raise ValueError(f"unknown jar group {group!r}")
+    if group == "kafka-broker":
+        return [f"org.apache.kafka:kafka_{SCALA_BINARY}:{KAFKA_BROKER_VERSION}"]
+    raise ValueError(f"unknown jar group {group!r}: use one of {', '.join(GROUPS)}")
 
 
-GROUPS = ("delta", "kafka")
-# What `resolve` fetches when no group is named. The Kafka connector 4.2.0 depends on
-# spark-token-provider-kafka-0-10 4.2.0, which the reachable Maven Central does not
-# serve yet, so it is resolved on demand (`python -m lakehouse.jars resolve kafka`).
-DEFAULT_GROUPS = ("delta",)
+SPARK_GROUPS = ("delta", "kafka")  # jars that go on Spark's classpath
+GROUPS = (*SPARK_GROUPS, "kafka-broker")
+DEFAULT_GROUPS = SPARK_GROUPS  # what `resolve` fetches when no group is named (`make setup`)
 
 
 def group_dir(group: str) -> Path:
@@ -67,15 +85,18 @@ def _artifact_name(jar: str) -> str:
     return re.sub(r"-\d[\w.\-]*\.jar$", "", Path(jar).name)
 
 
-def _pom(coords: list[str]) -> str:
-    deps = []
-    for c in coords:
-        g, a, v = c.split(":")
-        deps.append(f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>")
+def _dependency(coordinate: str) -> str:
+    g, a, v = coordinate.split(":")
+    return f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
+
+
+def _pom(coords: list[str], managed: dict[str, str] | None = None) -> str:
+    pinned = "".join(_dependency(f"{artifact}:{version}") for artifact, version in (managed or {}).items())
     return (
         '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
         "<groupId>isoguard</groupId><artifactId>jars</artifactId><version>0</version><packaging>pom</packaging>"
-        f"<dependencies>{''.join(deps)}</dependencies></project>"
+        f"<dependencyManagement><dependencies>{pinned}</dependencies></dependencyManagement>"
+        f"<dependencies>{''.join(_dependency(c) for c in coords)}</dependencies></project>"
     )
 
 
@@ -88,17 +109,21 @@ _CENTRAL_ONLY = (
 
 
 def resolve(group: str) -> list[str]:
-    """Copy a group's jars (minus those Spark ships) into .jars/<group>/; idempotent."""
+    """Copy a group's jars into .jars/<group>/ (for Spark groups, minus those Spark ships); idempotent."""
     target = group_dir(group)
     stamp = target / "COORDINATES"
+    managed = MANAGED_VERSIONS.get(group, {})
     coords = coordinates(group)
-    if stamp.exists() and stamp.read_text().split() == coords and any(target.glob("*.jar")):
+    recorded = coords + [f"{artifact}:{version}" for artifact, version in managed.items()]
+    if stamp.exists() and stamp.read_text().split() == recorded and any(target.glob("*.jar")):
         return jar_paths(group)
     if shutil.which("mvn") is None:
         raise RuntimeError("Maven (mvn) is required to resolve the Spark jars: install it (apt-get install maven)")
-    spark_jars = {_artifact_name(p.name) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    spark_jars = set()
+    if group in SPARK_GROUPS:
+        spark_jars = {_artifact_name(p.name) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "pom.xml").write_text(_pom(coords))
+        (Path(tmp) / "pom.xml").write_text(_pom(coords, managed))
         out = Path(tmp) / "out"
         cmd = ["mvn", "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={out}"]
         if not (Path.home() / ".m2" / "settings.xml").exists():
@@ -114,11 +139,11 @@ def resolve(group: str) -> list[str]:
         for jar in out.glob("*.jar"):
             if _artifact_name(jar.name) not in spark_jars:
                 shutil.copy2(jar, target / jar.name)
-    stamp.write_text("\n".join(coords) + "\n")
+    stamp.write_text("\n".join(recorded) + "\n")
     return jar_paths(group)
 
 
-def write_spark_defaults(groups: tuple[str, ...] = DEFAULT_GROUPS) -> Path:
+def write_spark_defaults(groups: tuple[str, ...] = SPARK_GROUPS) -> Path:
     """Make this environment's own `spark-submit` find the jars, like a configured cluster.
 
     A JVM that spark-submit already started ignores `spark.jars` set later in the
@@ -147,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError("Java 17 is required to run Spark: install it (apt-get install openjdk-17-jre-headless)")
             for g in groups:
                 print(f"{g}: {len(resolve(g))} jars in {group_dir(g)}")
-            write_spark_defaults(tuple(g for g in GROUPS if group_dir(g).exists()))
+            write_spark_defaults(tuple(g for g in SPARK_GROUPS if group_dir(g).exists()))
         elif command == "coordinates":
             print(",".join(c for g in groups for c in coordinates(g)))
         else:
