@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 FIELD_TYPES = ("string", "double", "long", "timestamp")
-SOURCE_KINDS = ("files",)
+SOURCE_KINDS = ("files", "kafka")
 UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
 GATE_METRICS = ("pr_auc", "roc_auc", "f1")
 DURATION = re.compile(r"(\d+)\s*(second|minute|hour|day)s?")
@@ -54,12 +55,23 @@ class EventSchema:
 
 
 @dataclass(frozen=True)
+class KafkaSourceConfig:
+    """[source.kafka]; security settings come from ISOGUARD_KAFKA_* variables (streaming/kafka_source.py)."""
+    bootstrap_servers: str = ""
+    topic: str = ""
+    starting_offsets: str = "earliest"   # "earliest", "latest" or Spark's per-partition JSON
+    max_offsets_per_trigger: int = 0     # 0 = everything available
+    fail_on_data_loss: bool = True
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     kind: str = "files"
     landing: str = "landing"
     max_files_per_trigger: int = 0
     max_record_bytes: int = 4096
     unknown_fields: str = "reject"
+    kafka: KafkaSourceConfig = field(default_factory=KafkaSourceConfig)
 
 
 @dataclass(frozen=True)
@@ -300,6 +312,30 @@ def _parse_retrain(r: _Section) -> RetrainConfig:
     )
 
 
+def _parse_kafka(src: _Section, kind: str) -> KafkaSourceConfig:
+    k = src.section("kafka")
+    kafka = KafkaSourceConfig(
+        bootstrap_servers=k.get("bootstrap_servers", str, "", required=kind == "kafka").strip(),
+        topic=k.get("topic", str, "", required=kind == "kafka").strip(),
+        starting_offsets=k.get("starting_offsets", str, "earliest").strip(),
+        max_offsets_per_trigger=k.positive("max_offsets_per_trigger", int, 0, allow_zero=True),
+        fail_on_data_loss=k.get("fail_on_data_loss", bool, True),
+    )
+    if kind == "kafka":
+        for name in ("bootstrap_servers", "topic"):
+            if not getattr(kafka, name):
+                raise ConfigError(f"{k.key(name)}: must not be empty")
+    if kafka.starting_offsets not in ("earliest", "latest"):
+        try:
+            per_partition = json.loads(kafka.starting_offsets)
+        except ValueError:
+            per_partition = None
+        if not isinstance(per_partition, dict):
+            raise ConfigError(f"{k.key('starting_offsets')}: must be \"earliest\", \"latest\" or a JSON object "
+                              f"of offsets per topic and partition, got {kafka.starting_offsets!r}")
+    return kafka
+
+
 def parse_config(data: dict, path: str = "<config>", environ: dict | None = None) -> Config:
     """Build a Config from parsed TOML; raises ConfigError naming the offending key."""
     environ = os.environ if environ is None else environ
@@ -317,12 +353,14 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
             raise ConfigError(f"features.columns: {name!r} is not numeric")
 
     src = root.section("source")
+    kind = src.choice("kind", SOURCE_KINDS, "files")
     source = SourceConfig(
-        kind=src.choice("kind", SOURCE_KINDS, "files"),
+        kind=kind,
         landing=src.get("landing", str, "landing"),
         max_files_per_trigger=src.positive("max_files_per_trigger", int, 0, allow_zero=True),
         max_record_bytes=src.positive("max_record_bytes", int, 4096),
         unknown_fields=src.choice("unknown_fields", UNKNOWN_FIELD_POLICIES, "reject"),
+        kafka=_parse_kafka(src, kind),
     )
     st = root.section("stream")
     stream = StreamConfig(
