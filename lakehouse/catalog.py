@@ -110,6 +110,10 @@ def stream_stats_schema() -> T.StructType:
             T.StructField("model_version", T.StringType(), True),
             T.StructField("threshold", double, True),
             T.StructField("model_status", T.StringType(), True),
+            # Valid events whose summary window was already final when they arrived (feature_summary leaves them out),
+            # and the newest event time so far, which decides that across restarts.
+            T.StructField("rows_late", long, True),
+            T.StructField("max_event_time", T.TimestampType(), True),
         ]
     )
 

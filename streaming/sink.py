@@ -21,6 +21,7 @@ from features.validation import split_valid, validate
 from lakehouse.catalog import stream_stats_schema, table_path
 from lakehouse.config import Config
 from streaming.champion import ChampionWatcher
+from streaming.summaries import LateEventCounter
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class MicroBatchSink:
     def __init__(self, config: Config, champion: ChampionWatcher):
         self.config = config
         self.champion = champion
+        self.late_events = LateEventCounter(config)
         self._app_id: str | None = None
         self._app_id_known = threading.Event()
         self._previous_start: float | None = None
@@ -120,6 +122,7 @@ class MicroBatchSink:
                 F.coalesce(F.sum("record_bytes"), F.lit(0)).alias("bytes_in"),
                 F.percentile_approx(F.unix_millis("arrived_at"), [0.5, 0.05]).alias("arrival_q"),
                 F.min(F.unix_millis("arrived_at")).alias("arrival_min"),
+                *self.late_events.aggregates(batch.sparkSession),
             ).first()
             if totals.rows_in == 0:
                 return
@@ -140,6 +143,7 @@ class MicroBatchSink:
             self._append(self._stats(batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded),
                          "stream_stats", batch_id)
             self._previous_start = started
+            self.late_events.advance()
             log.info("batch %d: %d in, %d quarantined, %d scored, %d anomalies in %.2fs "
                      "(validate %.2fs, data tables %.2fs, stats %.2fs)",
                      batch_id, totals.rows_in, totals.rows_in - totals.rows_valid, rows_scored, anomalies,
@@ -172,5 +176,6 @@ class MicroBatchSink:
             "model_version": loaded.version if loaded else None,
             "threshold": loaded.threshold if loaded else None,
             "model_status": self.champion.last_error,
+            **self.late_events.stats_columns(totals),
         }
         return batch.sparkSession.createDataFrame([row], schema=stream_stats_schema())

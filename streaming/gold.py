@@ -1,0 +1,85 @@
+"""Gold streams: queries in the job's process that read the stream's own Delta tables and build gold tables.
+
+Each runs beside the main query with its own checkpoint and trigger, so summaries
+and incidents stay off the scoring path, and each writes idempotently per
+micro-batch (Delta `txnAppId` = its query id, `txnVersion` = its batch id).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
+
+from lakehouse.catalog import table_path
+from lakehouse.config import Config
+
+
+def read_table_stream(spark: SparkSession, config: Config, table: str) -> DataFrame:
+    """A Delta table of the lake as a streaming source, from its first version on."""
+    # Table maintenance (retention deletes) rewrites files: not new data, and no reason to stop.
+    return spark.readStream.format("delta").option("skipChangeCommits", "true").load(table_path(config, table))
+
+
+class GoldWriter:
+    """`foreachBatch` target of a gold query; subclasses implement `write(batch, batch_id, app_id)`."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._batch_lock = threading.Lock()
+        self._stopping = False
+
+    def write(self, batch: DataFrame, batch_id: int, app_id: str) -> None:
+        raise NotImplementedError
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        with self._batch_lock:
+            if self._stopping:
+                raise RuntimeError(f"stopping: micro-batch {batch_id} is left for the next start")
+            # Spark sets the query id on the thread that runs the batch; it is kept in the checkpoint.
+            app_id = batch.sparkSession.sparkContext.getLocalProperty("sql.streaming.queryId")
+            if not app_id:
+                raise RuntimeError("no streaming query id on the micro-batch thread: cannot write idempotently")
+            self.write(batch, batch_id, app_id)
+
+    def refuse_new_batches(self) -> None:
+        """Wait for the running micro-batch (if any) to finish; any later one is refused, not half-written."""
+        with self._batch_lock:
+            self._stopping = True
+
+    def start(self, writer: DataStreamWriter, checkpoint: str, trigger_seconds: float,
+              available_now: bool = False) -> StreamingQuery:
+        writer = writer.foreachBatch(self).option("checkpointLocation", checkpoint)
+        if available_now:
+            return writer.trigger(availableNow=True).start()
+        return writer.trigger(processingTime=f"{trigger_seconds} seconds").start()
+
+
+@dataclass(frozen=True)
+class GoldQuery:
+    """A running gold query and its writer."""
+
+    query: StreamingQuery
+    writer: GoldWriter
+
+    def stop(self) -> None:
+        """Let the running micro-batch finish, then stop."""
+        self.writer.refuse_new_batches()
+        self.query.stop()
+
+
+def start_gold_streams(spark: SparkSession, config: Config, available_now: bool = False) -> list[GoldQuery]:
+    """Start feature_summary and alerts; the tables must exist (`ensure_tables`)."""
+    from streaming.alerts import start_alerts
+    from streaming.summaries import start_summaries
+
+    return [start_summaries(spark, config, available_now), start_alerts(spark, config, available_now)]
+
+
+def failure(gold: list[GoldQuery]) -> str | None:
+    """The first gold query that stopped with an error, as text."""
+    for g in gold:
+        if not g.query.isActive and g.query.exception():
+            return f"{g.query.name} failed: {g.query.exception()}"
+    return None

@@ -1,0 +1,147 @@
+"""Windowed feature summaries: event-time tumbling windows with a watermark -> `feature_summary`.
+
+A window's row is written once, when the watermark (the newest event time seen
+minus `summaries.watermark`) passes the window's end; events of that window
+that arrive later are left out of it. The main stream counts those events in
+`stream_stats.rows_late` with `LateEventCounter`, by the same rule, so nothing
+is dropped silently.
+
+    gold = start_summaries(spark, config)    # events (Delta stream) -> feature_summary
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from lakehouse.catalog import feature_summary_schema, table_path
+from lakehouse.config import Config
+from streaming.gold import GoldQuery, GoldWriter, read_table_stream
+
+QUERY_NAME = "isoguard-summaries"
+QUANTILES = (0.5, 0.95, 0.99)
+# percentile_approx accuracy: rank error at most 1/1000 of the window's count, with a small state per window.
+ACCURACY = 1000
+MICROS = 1_000_000
+
+
+def feature_summary(events: DataFrame, config: Config) -> DataFrame:
+    """Per tumbling window and feature (and key, with `summaries.per_key`): count, mean, std, min, max, p50/p95/p99.
+
+    `count` counts the feature's non-null values; `std` is the sample standard
+    deviation. On a streaming frame a window is emitted once the watermark has
+    passed its end (append mode); on a static frame every window is emitted.
+    """
+    s, summaries = config.schema, config.summaries
+    all_keys = F.lit(None).cast("string")
+    rows = events.withWatermark(s.event_time, f"{summaries.watermark_seconds} seconds")
+    # One copy of each event for the all-keys row (key null) and, per key, one for its own row.
+    rows = rows.withColumn(s.key, F.explode(F.array(all_keys, F.col(s.key))) if summaries.per_key else all_keys)
+    stats = [
+        F.struct(
+            F.lit(name).alias("feature"),
+            F.count(name).alias("count"),
+            F.avg(name).alias("mean"),
+            F.stddev_samp(name).alias("std"),
+            F.min(name).cast("double").alias("min"),
+            F.max(name).cast("double").alias("max"),
+            F.percentile_approx(F.col(name).cast("double"), list(QUANTILES), ACCURACY).alias("quantiles"),
+        ).alias(f"stats_{i}")
+        for i, name in enumerate(config.features)
+    ]
+    window = F.window(s.event_time, f"{summaries.window_seconds} seconds")
+    per_window = rows.groupBy(window.alias("window"), s.key).agg(*stats)
+    unpivoted = per_window.select(
+        "window", s.key, F.explode(F.array(*[f"stats_{i}" for i in range(len(config.features))])).alias("stats"))
+    return unpivoted.select(
+        F.col("window.start").alias("window_start"),
+        F.col("window.end").alias("window_end"),
+        "stats.feature",
+        s.key,
+        "stats.count", "stats.mean", "stats.std", "stats.min", "stats.max",
+        *[F.col("stats.quantiles")[i].alias(f"p{round(q * 100)}") for i, q in enumerate(QUANTILES)],
+        F.current_timestamp().alias("written_at"),
+        F.to_date("window.start").alias("window_date"),
+    ).select(*[field.name for field in feature_summary_schema(config).fields])
+
+
+def window_end_micros(event_time: Column, window_seconds: int) -> Column:
+    """The end of the tumbling window holding `event_time`, in epoch microseconds (the windows of `F.window`)."""
+    micros, width = F.unix_micros(event_time), F.lit(window_seconds * MICROS)
+    return micros - F.pmod(micros, width) + width
+
+
+class LateEventCounter:
+    """The main stream's event-time clock: counts the events of a micro-batch that arrived after their window closed.
+
+    A window is final once the newest event time of the *earlier* micro-batches,
+    minus the watermark, has passed its end; the rule of Spark's watermark for
+    the window aggregation. The summaries query trails the main stream, so its
+    watermark is never ahead of this clock: every event `feature_summary`
+    leaves out is counted here (a few counted ones may still have made it in
+    when the summaries query was behind). The newest event time is kept in
+    `stream_stats.max_event_time`, so the clock survives restarts.
+
+    Per micro-batch: `aggregates()` in the batch's aggregation, `stats_columns()`
+    for its stream_stats row, and `advance()` once that row is committed.
+    """
+
+    def __init__(self, config: Config, valid: Column | None = None):
+        self.config = config
+        self.valid = F.col("reason").isNull() if valid is None else valid
+        self._newest: int | None = None       # epoch micros of the newest event time so far
+        self._restored = False
+        self._pending: int | None = None
+
+    def _restore(self, spark: SparkSession) -> None:
+        if not self._restored:
+            stats = spark.read.format("delta").load(table_path(self.config, "stream_stats"))
+            self._newest = stats.agg(F.unix_micros(F.max("max_event_time"))).first()[0]
+            self._restored = True
+
+    def aggregates(self, spark: SparkSession) -> list[Column]:
+        """Aggregate columns `rows_late` and `newest_event_micros` over a validated micro-batch."""
+        self._restore(spark)
+        event_time = F.col(self.config.schema.event_time)
+        if self._newest is None:
+            late = F.lit(False)
+        else:
+            closed_before = self._newest - self.config.summaries.watermark_seconds * MICROS
+            late = self.valid & (window_end_micros(event_time, self.config.summaries.window_seconds) <= closed_before)
+        return [F.count(F.when(late, 1)).alias("rows_late"),
+                F.unix_micros(F.max(F.when(self.valid, event_time))).alias("newest_event_micros")]
+
+    def stats_columns(self, totals) -> dict:
+        """The stream_stats columns of a micro-batch, from the row of `aggregates()`."""
+        seen = [t for t in (self._newest, totals.newest_event_micros) if t is not None]
+        self._pending = max(seen) if seen else None
+        newest = datetime.fromtimestamp(self._pending / MICROS, tz=timezone.utc) if seen else None
+        return {"rows_late": totals.rows_late, "max_event_time": newest}
+
+    def advance(self) -> None:
+        """The micro-batch is recorded: its events now move the clock."""
+        self._newest = self._pending
+
+
+class SummaryWriter(GoldWriter):
+    """`foreachBatch` target: append the windows that became final, idempotently per batch."""
+
+    def write(self, batch: DataFrame, batch_id: int, app_id: str) -> None:
+        # Run the aggregation (and commit its state) even when Delta skips a replayed batch's append:
+        # Spark checks that every state partition of the batch was committed.
+        finished = batch.localCheckpoint(eager=True)
+        (finished.write.format("delta").mode("append").partitionBy("window_date")
+         .option("txnAppId", app_id).option("txnVersion", batch_id)
+         .save(table_path(self.config, "feature_summary")))
+
+
+def start_summaries(spark: SparkSession, config: Config, available_now: bool = False) -> GoldQuery:
+    """events (Delta stream) -> feature_summary; the tables must exist (`ensure_tables`)."""
+    summaries = feature_summary(read_table_stream(spark, config, "events"), config)
+    writer = SummaryWriter(config)
+    query: StreamingQuery = writer.start(
+        summaries.writeStream.outputMode("append").queryName(QUERY_NAME),
+        config.lake_path(config.summaries.checkpoint), config.summaries.trigger_seconds, available_now)
+    return GoldQuery(query, writer)
