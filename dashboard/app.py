@@ -1,77 +1,74 @@
-"""The Dash app: layout and the refresh callback. Data comes from dashboard.data."""
+"""The Dash app: the page shell (navigation, pause, status line, refresh interval) and the page router."""
 from __future__ import annotations
 
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, dcc, html
 
-from dashboard.data import Kpis, LakeReader, kpis
-from dashboard.figures import empty_figure, rate_figure, score_timeline
+from dashboard.components import MUTED, when
+from dashboard.context import Context
+from dashboard.pages import alerts, anomalies, features, models, overview, quality
+from dashboard.summaries import kpis
 from lakehouse.config import Config
 
-NO_DATA = "No data yet: start the stream (make demo, or spark-submit streaming/job.py --config ...)."
-NO_MODEL = "No model yet: events are stored; scores appear after the first retrain (spark-submit batch/retrain.py ...)."
+PAGES = (overview, anomalies, alerts, features, models, quality)
+NAV = {"padding": "6px 12px", "borderRadius": "6px", "textDecoration": "none", "color": "#1f2937"}
+NAV_ACTIVE = {**NAV, "background": "#1f2937", "color": "white"}
 
 
-def format_kpis(k: Kpis) -> dict[str, str]:
-    """The text each KPI card shows."""
-    return {
-        "kpi-events-per-s": f"{k.events_per_second:,.0f}" if k.events_per_second is not None else "–",
-        "kpi-anomaly-rate": f"{k.anomaly_rate:.2%}" if k.anomaly_rate is not None else "–",
-        "kpi-model-version": f"v{k.model_version}" if k.model_version else "none yet",
-        "kpi-latency": f"{k.latency_p95_ms / 1000:,.1f} s" if k.latency_p95_ms is not None else "–",
-        "kpi-quarantined": f"{k.quarantined:,}",
-    }
+def page_for(path: str | None):
+    return next((p for p in PAGES if p.PATH == (path or "/").rstrip("/") or p.PATH == (path or "/")), None)
 
 
-CARDS = [
-    ("kpi-events-per-s", "events / s"),
-    ("kpi-anomaly-rate", "anomaly rate"),
-    ("kpi-model-version", "model version"),
-    ("kpi-latency", "p95 latency"),
-    ("kpi-quarantined", "quarantined"),
-]
-
-CARD_STYLE = {"border": "1px solid #dde1e7", "borderRadius": "8px", "padding": "12px 18px", "minWidth": "150px",
-              "background": "#fafbfc"}
+def nav_id(page) -> str:
+    return f"nav-{page.__name__.rsplit('.', 1)[-1]}"
 
 
-def layout(config: Config) -> html.Div:
-    cards = [
-        html.Div([html.Div(label, style={"color": "#5b6472", "fontSize": "13px"}),
-                  html.Div("–", id=card_id, style={"fontSize": "28px", "fontWeight": 600})], style=CARD_STYLE)
-        for card_id, label in CARDS
-    ]
+def shell(config: Config) -> html.Div:
+    links = [dcc.Link(p.TITLE, href=p.PATH, id=nav_id(p), style=NAV) for p in PAGES]
     return html.Div([
-        html.H2("isoguard: live anomaly detection", style={"margin": "8px 0"}),
-        html.Div(id="status", style={"color": "#5b6472", "marginBottom": "10px"}),
-        html.Div(cards, style={"display": "flex", "gap": "12px", "flexWrap": "wrap"}),
-        html.H4(f"Scores, last {config.dashboard.window_minutes} minutes of event time"),
-        dcc.Graph(id="score-timeline", figure=empty_figure(NO_DATA)),
-        html.H4("Throughput and anomaly rate per micro-batch"),
-        dcc.Graph(id="rates", figure=empty_figure(NO_DATA)),
+        dcc.Location(id="url"),
+        html.Div([
+            html.H2("isoguard", style={"margin": "0 16px 0 0"}),
+            html.Nav(links, style={"display": "flex", "gap": "4px"}),
+            html.Button("Pause", id="pause", n_clicks=0, style={"marginLeft": "auto"}),
+        ], style={"display": "flex", "alignItems": "center", "gap": "8px", "margin": "8px 0"}),
+        html.Div(id="status", style={"color": MUTED, "marginBottom": "10px"}),
+        html.Div(id="page"),
         dcc.Interval(id="refresh", interval=int(config.dashboard.refresh_seconds * 1000)),
-    ], style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1200px", "margin": "0 auto", "padding": "12px"})
+    ], style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1280px", "margin": "0 auto", "padding": "12px"})
+
+
+def status_line(ctx: Context, paused: bool) -> str:
+    """How fresh the data is, or what to run first."""
+    stats = ctx.reader.stream_stats()
+    if stats.empty:
+        return ctx.no_data()
+    last = stats.iloc[-1]
+    k = kpis(stats)
+    text = (f"{int(stats.rows_in.tail(k.batches).sum()):,} events in the latest {k.batches} micro-batches; "
+            f"batch {int(last.batch_id)} finished {when(last.finished_at)} UTC")
+    return ("Paused: " if paused else "") + text
 
 
 def create_app(config: Config) -> Dash:
-    reader = LakeReader(config)
-    app = Dash(__name__, title="isoguard")
-    app.layout = layout(config)
-    outputs = [Output(card_id, "children") for card_id, _ in CARDS]
-    outputs += [Output("score-timeline", "figure"), Output("rates", "figure"), Output("status", "children")]
+    ctx = Context.create(config)
+    app = Dash(__name__, title="isoguard", suppress_callback_exceptions=True, update_title=None)
+    app.layout = shell(config)
 
-    @app.callback(*outputs, Input("refresh", "n_intervals"))
-    def refresh(_):
-        stats = reader.stream_stats()
-        k = kpis(stats)
-        text = format_kpis(k)
-        if stats.empty:
-            return (*text.values(), empty_figure(NO_DATA), empty_figure(NO_DATA), NO_DATA)
-        scores = reader.recent_scores(config.dashboard.window_minutes)
-        s = config.schema
-        timeline = score_timeline(scores, s.event_time, s.key) if not scores.empty else empty_figure(NO_MODEL)
-        last = stats.iloc[-1]
-        status = (f"{int(stats.rows_in.sum()):,} events in the last {len(stats)} micro-batches; "
-                  f"latest batch {int(last.batch_id)} finished {last.finished_at:%Y-%m-%d %H:%M:%S} UTC")
-        return (*text.values(), timeline, rate_figure(stats), status)
+    @app.callback(Output("page", "children"), *[Output(nav_id(p), "style") for p in PAGES], Input("url", "pathname"))
+    def _route(path):
+        page = page_for(path)
+        content = page.layout(ctx) if page else html.Div(f"No page at {path}: pick one above.")
+        return (content, *[NAV_ACTIVE if p is page else NAV for p in PAGES])
 
+    @app.callback(Output("refresh", "disabled"), Output("pause", "children"), Input("pause", "n_clicks"))
+    def _pause(clicks):
+        paused = bool(clicks and clicks % 2)
+        return paused, "Resume" if paused else "Pause"
+
+    @app.callback(Output("status", "children"), Input("refresh", "n_intervals"), Input("refresh", "disabled"))
+    def _status(_, paused):
+        return status_line(ctx, bool(paused))
+
+    for page in PAGES:
+        page.register(app, ctx)
     return app

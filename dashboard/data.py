@@ -1,100 +1,225 @@
-"""Dashboard data access: Delta tables read with delta-rs (no JVM), plus the KPI arithmetic."""
+"""What the dashboard pages show, read from the Delta tables with delta-rs (no JVM).
+
+Every read touches only the files it needs (recent partitions, min/max statistics),
+re-reads nothing while a table's version is unchanged, and reads only the new
+files when it changed (see dashboard.delta.DeltaFollower). A missing table reads
+as None or an empty frame, never an error.
+"""
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Callable
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
+from dashboard.delta import DeltaFollower, at_least, at_most, newest, newest_files, recent_files
+from dashboard.summaries import latest_alerts, merge_histograms, score_histograms, thin_out
 from lakehouse.config import Config
 
-KPI_BATCHES = 10   # KPIs summarise the latest micro-batches
-MAX_POINTS = 5000  # the timeline shows at most this many recent scores
-
-
-class LakeReader:
-    """Reads just the recent part of each table the dashboard shows."""
-
-    def __init__(self, config: Config):
-        self.config = config
-
-    def _table(self, name: str) -> DeltaTable | None:
-        try:
-            return DeltaTable(self.config.lake_path(name))
-        except TableNotFoundError:
-            return None
-
-    def stream_stats(self, last: int = 300) -> pd.DataFrame:
-        table = self._table("stream_stats")
-        if table is None:
-            return pd.DataFrame()
-        frame = table.to_pandas()
-        return frame.sort_values("finished_at").tail(last).reset_index(drop=True)
-
-    def recent_scores(self, minutes: int) -> pd.DataFrame:
-        """Scores of the last `minutes` of event time (counted back from the newest event)."""
-        table = self._table("scores")
-        if table is None:
-            return pd.DataFrame()
-        dates = sorted({p["event_date"] for p in table.partitions() if p.get("event_date")})
-        if not dates:
-            return pd.DataFrame()
-        s = self.config.schema
-        columns = [s.event_id, s.key, s.event_time, "anomaly_score", "is_anomaly", "threshold", "model_version"]
-        dataset = table.to_pyarrow_dataset()
-        recent = dataset.to_table(columns=columns, filter=pc.field("event_date") >= pd.Timestamp(dates[-1]).date())
-        if recent.num_rows == 0:
-            return pd.DataFrame(columns=columns)
-        newest = pc.max(recent[s.event_time]).as_py()
-        start = newest - timedelta(minutes=minutes)
-        if start.date() < pd.Timestamp(dates[-1]).date():
-            recent = dataset.to_table(columns=columns, filter=pc.field("event_date") >= start.date())
-        frame = recent.filter(pc.field(s.event_time) >= start).to_pandas()
-        return thin_out(frame.sort_values(s.event_time), MAX_POINTS)
-
-
-def thin_out(scores: pd.DataFrame, limit: int) -> pd.DataFrame:
-    """At most `limit` rows spread evenly over the window; anomalies (the highest first) get up to half."""
-    if len(scores) <= limit:
-        return scores.reset_index(drop=True)
-    anomalies = scores[scores.is_anomaly]
-    if len(anomalies) > limit // 2:
-        anomalies = anomalies.nlargest(limit // 2, "anomaly_score")
-    normal = scores[~scores.is_anomaly]
-    keep = limit - len(anomalies)
-    step = -(-len(normal) // keep)
-    return pd.concat([normal.iloc[::step], anomalies]).sort_index().reset_index(drop=True)
+MAX_POINTS = 5000     # the timeline shows at most this many scores
+LOOKUP_SLACK = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
-class Kpis:
-    events_per_second: float | None
-    anomaly_rate: float | None
-    model_version: str | None
-    threshold: float | None
-    latency_p95_ms: float | None
-    quarantined: int
-    batches: int
+class ScoreWindow:
+    """The scores of the last minutes of event time (counted back from the newest event)."""
+    points: pd.DataFrame   # thinned to MAX_POINTS, in time order
+    keys: list[str]        # every key seen in the window
+    start: datetime
+    end: datetime
+    rows: int              # scores in the window (for the selected key)
+    anomalies: int
 
 
-def kpis(stats: pd.DataFrame, batches: int = KPI_BATCHES) -> Kpis:
-    """Rates over the latest `batches` micro-batches of stream_stats."""
-    if stats.empty:
-        return Kpis(None, None, None, None, None, 0, 0)
-    recent = stats.sort_values("finished_at").tail(batches)
-    span = (recent.finished_at.iloc[-1] - recent.started_at.iloc[0]).total_seconds()
-    scored = int(recent.rows_scored.sum())
-    versioned = stats.dropna(subset=["model_version"])
-    latest = versioned.iloc[-1] if not versioned.empty else None
-    return Kpis(
-        events_per_second=float(recent.rows_in.sum()) / span if span > 0 else None,
-        anomaly_rate=float(recent.anomalies.sum()) / scored if scored else None,
-        model_version=str(latest.model_version) if latest is not None else None,
-        threshold=float(latest.threshold) if latest is not None else None,
-        latency_p95_ms=float(recent.latency_p95_ms.iloc[-1]) if pd.notna(recent.latency_p95_ms.iloc[-1]) else None,
-        quarantined=int(recent.rows_quarantined.sum()),
-        batches=len(recent),
-    )
+@dataclass(frozen=True)
+class _Window:
+    rows: pa.Table            # every row of the files that overlap the window
+    in_window: np.ndarray     # which of them are in it
+    flagged: np.ndarray
+    scores: np.ndarray
+    start: datetime
+    end: datetime
+
+
+def _utc(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1e6, timezone.utc)
+
+
+class LakeReader:
+    """One per dashboard process: follows each table and remembers what it has read."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._tables: dict[str, DeltaFollower] = {}
+        self._memo: dict[tuple, tuple[int, object]] = {}
+        self._locks: dict[str, threading.RLock] = defaultdict(threading.RLock)  # Dash serves callbacks in threads
+
+    def table(self, name: str) -> DeltaFollower:
+        if name not in self._tables:
+            self._tables[name] = DeltaFollower(self.config.lake_path(name))
+        return self._tables[name]
+
+    def _once_per_version(self, name: str, key: tuple, compute: Callable[[DeltaFollower], object]):
+        """compute(table) at most once per table version; None while the table does not exist."""
+        with self._locks[name]:
+            table = self.table(name)
+            version = table.refresh()
+            if version is None:
+                return None
+            hit = self._memo.get((name, key))
+            if hit is not None and hit[0] == version:
+                return hit[1]
+            value = compute(table)
+            self._memo[(name, key)] = (version, value)
+            return value
+
+    def exists(self, name: str) -> bool:
+        with self._locks[name]:
+            return self.table(name).refresh() is not None
+
+    # --- stream_stats -------------------------------------------------------------------------
+    def stream_stats(self, last: int = 300) -> pd.DataFrame:
+        """The latest `last` micro-batches, oldest first; empty while the stream has not run."""
+        def compute(t: DeltaFollower) -> pd.DataFrame:
+            files = newest_files(t.files(), "finished_at", last)
+            frame = t.rows("stream_stats", t.schema.names, files).to_pandas()
+            return frame.sort_values("finished_at").tail(last).reset_index(drop=True)
+        frame = self._once_per_version("stream_stats", (last,), compute)
+        return pd.DataFrame() if frame is None else frame
+
+    # --- scores and events --------------------------------------------------------------------
+    def timeline_columns(self) -> list[str]:
+        s = self.config.schema
+        return [s.event_id, s.key, s.event_time, "anomaly_score", "is_anomaly", "threshold", "model_version"]
+
+    def _window(self, minutes: int) -> _Window | None:
+        """The files of the last `minutes` of event time, concatenated (not copied), with the row filter."""
+        time_col = self.config.schema.event_time
+
+        def compute(t: DeltaFollower) -> _Window | None:
+            files, start = recent_files(t.files(), time_col, "event_date", timedelta(minutes=minutes))
+            if start is None:
+                return None
+            rows = t.rows("window", self.timeline_columns(), files)
+            if rows.num_rows == 0:
+                return None
+            times = rows[time_col].cast(pa.int64()).to_numpy()
+            end_us = int(times.max())
+            start_us = end_us - int(minutes * 60e6)
+            return _Window(rows, times > start_us, rows["is_anomaly"].to_numpy(),
+                           rows["anomaly_score"].to_numpy(), _utc(start_us), _utc(end_us))
+        return self._once_per_version("scores", ("window", minutes), compute)
+
+    def score_window(self, minutes: int, key: str | None = None) -> ScoreWindow | None:
+        """Scores of the last `minutes` of event time (back from the newest), for one key or all; None while none."""
+        window = self._window(minutes)
+        if window is None:
+            return None
+        s = self.config.schema
+
+        def compute(_):
+            keys = sorted(k for k in pc.unique(window.rows[s.key]).to_pylist() if k is not None)
+            selected = window.in_window
+            if key:
+                selected = selected & pc.equal(window.rows[s.key], key).to_numpy(zero_copy_only=False)
+            chosen = thin_out(selected, window.flagged, window.scores, MAX_POINTS)
+            points = window.rows.take(chosen).to_pandas().sort_values(s.event_time, kind="stable")
+            return ScoreWindow(points=points.reset_index(drop=True), keys=keys, start=window.start, end=window.end,
+                               rows=int(selected.sum()), anomalies=int((selected & window.flagged).sum()))
+        return self._once_per_version("scores", ("points", minutes, key), compute)
+
+    def scored_event(self, event_id: str, event_time: datetime) -> dict | None:
+        """The scores row of one event (features, score, top contributing features)."""
+        return self._lookup("scores", event_id, event_time)
+
+    def raw_event(self, event_id: str, event_time: datetime) -> dict | None:
+        """The stored event itself (as it arrived, after validation) from `events`."""
+        return self._lookup("events", event_id, event_time)
+
+    def _lookup(self, name: str, event_id: str, event_time: datetime) -> dict | None:
+        with self._locks[name]:
+            return self._find(name, event_id, event_time)
+
+    def _find(self, name: str, event_id: str, event_time: datetime) -> dict | None:
+        s = self.config.schema
+        t = self.table(name)
+        if t.refresh() is None:
+            return None
+        low, high = event_time - LOOKUP_SLACK, event_time + LOOKUP_SLACK  # the clicked time is rounded
+        files = at_least(at_most(t.files(), "event_date", high.date(), kind="partition"), "event_date", low.date(),
+                         kind="partition")
+        files = at_most(at_least(files, s.event_time, low), s.event_time, high)
+        rows = t.rows(f"lookup-{name}", [c for c in t.schema.names if c != "event_date"], files)
+        match = rows.filter(pc.equal(rows[s.event_id], event_id))
+        return match.slice(0, 1).to_pylist()[0] if match.num_rows else None
+
+    def score_distribution(self, hours: int = 24) -> dict[str, dict] | None:
+        """Per model version, a histogram of anomaly_score over the files of the latest `hours` of event time."""
+        def compute(t: DeltaFollower):
+            files, start = recent_files(t.files(), self.config.schema.event_time, "event_date", timedelta(hours=hours))
+            if start is None:
+                return {}
+            return merge_histograms(t.per_file("histograms", ["anomaly_score", "is_anomaly", "model_version"],
+                                               files, score_histograms))
+        return self._once_per_version("scores", ("distribution", hours), compute)
+
+    # --- alerts, labels, feature summaries, quarantine, drift ---------------------------------
+    def alerts(self) -> pd.DataFrame | None:
+        """One row per incident, open ones first; None while the stream has written no alerts table."""
+        return self._once_per_version("alerts", (), lambda t: latest_alerts(
+            t.rows("alerts", t.schema.names).to_pandas()))
+
+    def labels(self) -> pd.DataFrame:
+        frame = self._once_per_version("labels", (), lambda t: t.rows("labels", t.schema.names).to_pandas())
+        return pd.DataFrame() if frame is None else frame
+
+    def feature_summary(self, hours: int = 6) -> pd.DataFrame | None:
+        """The windows that started in the latest `hours` (counted back from the newest window), oldest first."""
+        def compute(t: DeltaFollower) -> pd.DataFrame:
+            files, start = recent_files(t.files(), "window_start", "window_date", timedelta(hours=hours))
+            rows = t.rows("summary", t.schema.names, files)
+            if start is not None:
+                rows = rows.filter(pc.greater_equal(rows["window_start"], pa.scalar(start, rows["window_start"].type)))
+            return rows.to_pandas().sort_values("window_start").reset_index(drop=True)
+        return self._once_per_version("feature_summary", (hours,), compute)
+
+    def quarantine(self, hours: int = 24) -> pd.DataFrame | None:
+        """Reason and ingestion time of the records quarantined in the latest `hours` (back from the newest one)."""
+        def compute(t: DeltaFollower) -> pd.DataFrame:
+            files = t.files()
+            latest = newest(files, "ingest_date", kind="partition")
+            if latest is not None:  # no statistics on ingested_at: whole days, then rows
+                files = at_least(files, "ingest_date", latest - timedelta(days=hours // 24 + 1), "partition")
+            frame = t.rows("quarantine", ["reason", "ingested_at", "batch_id"], files).to_pandas()
+            if frame.empty:
+                return frame
+            return frame[frame.ingested_at >= frame.ingested_at.max() - pd.Timedelta(hours=hours)]
+        return self._once_per_version("quarantine", (hours,), compute)
+
+    def quarantine_sample(self, n: int = 20) -> pd.DataFrame | None:
+        """The `n` most recently quarantined records, raw payload included."""
+        def compute(t: DeltaFollower) -> pd.DataFrame:
+            files = t.files()
+            order = pc.sort_indices(files, [("modification_time", "descending")])
+            counts = np.cumsum(files["num_records"].take(order).fill_null(1).to_numpy())
+            files = files.take(order[: int(np.searchsorted(counts, n)) + 1])
+            frame = t.rows("quarantine-sample", [c for c in t.schema.names if c != "ingest_date"], files).to_pandas()
+            return frame.sort_values("ingested_at", ascending=False).head(n).reset_index(drop=True)
+        return self._once_per_version("quarantine", ("sample", n), compute)
+
+    def drift(self) -> pd.Series | None:
+        """The latest drift check, when a `drift` table exists (written by a drift monitor)."""
+        def compute(t: DeltaFollower):
+            frame = t.rows("drift", t.schema.names).to_pandas()
+            times = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+            if frame.empty:
+                return None
+            return (frame.sort_values(times[0]) if times else frame).iloc[-1]
+        return self._once_per_version("drift", (), compute)
+

@@ -1,77 +1,18 @@
-"""The dashboard in a real headless Chromium, against the lake the end-to-end pipeline wrote."""
+"""The dashboard in a real headless Chromium against the lake the end-to-end pipeline wrote, and against an empty one."""
 from __future__ import annotations
-
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from contextlib import contextmanager
 
 import pytest
 from deltalake import DeltaTable
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import ROOT
-
-ARTIFACTS = ROOT / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+PAGES = {"/": "overview", "/anomalies": "anomalies", "/alerts": "alerts", "/features": "features",
+         "/models": "models", "/quality": "quality"}
 
 
 @pytest.fixture(scope="module")
-def browser():
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver:
-        pytest.fail("chromium and chromedriver are required: run `make setup-test` (installs Debian's chromium, chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1300,1100", f"--user-data-dir={tempfile.mkdtemp()}"):
-        options.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(driver), options=options)
-    yield drv
-    drv.quit()
-
-
-@contextmanager
-def running_dashboard(lake: str):
-    """`python -m dashboard` against `lake` on a free loopback port; yields its URL."""
-    port = free_port()
-    env = {**os.environ, "ISOGUARD_LAKE": lake}
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "--config", str(ROOT / "conf" / "default.toml"),
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    proc.kill()
-                    pytest.fail(f"dashboard did not start: {proc.stdout.read()}")
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def dashboard_url(pipeline):
-    with running_dashboard(pipeline["config"].lake_root) as url:
+def dashboard_url(pipeline, dashboard_server):
+    with dashboard_server(pipeline["config"].lake_root) as url:
         yield url
 
 
@@ -89,7 +30,7 @@ def expected_kpis(lake: str) -> dict[str, str]:
     }
 
 
-def test_overview_shows_the_numbers_the_tables_hold(browser, dashboard_url, pipeline):
+def test_overview_shows_the_numbers_the_tables_hold(browser, dashboard_url, pipeline, screenshot):
     browser.get(dashboard_url)
     expected = expected_kpis(pipeline["config"].lake_root)
     wait = WebDriverWait(browser, 30)
@@ -97,24 +38,45 @@ def test_overview_shows_the_numbers_the_tables_hold(browser, dashboard_url, pipe
     shown = {card: browser.find_element(By.ID, card).text for card in expected}
     assert shown == expected
     assert shown["kpi-model-version"] == f"v{pipeline['champion_version']}"
+    wait.until(lambda b: b.find_element(By.ID, "model-detail").text.startswith("champion"))
+    screenshot(browser, "pipeline-overview")
 
-    # The timeline has the anomalies marked and the threshold drawn.
+
+def test_the_anomalies_page_draws_the_pipeline_scores(browser, dashboard_url):
+    browser.get(dashboard_url + "/anomalies")
+    wait = WebDriverWait(browser, 30)
+    wait.until(lambda b: "scores and" in b.find_element(By.ID, "anomaly-summary").text)
     wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#score-timeline .scatterlayer, #score-timeline canvas"))
     legend = browser.find_element(By.ID, "score-timeline").text
     assert "anomaly" in legend and "threshold" in legend
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "dashboard-overview.png"))
 
 
-def test_empty_lake_shows_how_to_start(browser, tmp_path):
-    with running_dashboard(str(tmp_path / "empty-lake")) as url:
+@pytest.mark.parametrize("path", [p for p in PAGES if p not in ("/", "/anomalies")])
+def test_every_other_page_renders_what_the_pipeline_wrote(browser, dashboard_url, path, screenshot):
+    """Whatever tables the stream has written so far, each page shows content or an empty state, never an error."""
+    browser.get(dashboard_url + path)
+    WebDriverWait(browser, 30).until(lambda b: "micro-batches" in b.find_element(By.ID, "status").text)
+    content = {"/alerts": "#alerts-summary, #alerts-empty", "/features": "#feature-summary-text",
+               "/models": "#models-summary", "/quality": "#quality-summary"}[path]
+    WebDriverWait(browser, 30).until(
+        lambda b: any(e.text.strip() for e in b.find_elements(By.CSS_SELECTOR, content)))
+    screenshot(browser, f"pipeline-{PAGES[path]}")
+
+
+def test_an_empty_lake_names_the_command_to_run_on_every_page(browser, tmp_path, dashboard_server, screenshot):
+    with dashboard_server(str(tmp_path / "empty-lake")) as url:
         browser.get(url)
-        WebDriverWait(browser, 30).until(lambda b: "No data yet" in b.find_element(By.ID, "status").text)
+        wait = WebDriverWait(browser, 30)
+        wait.until(lambda b: "No data yet" in b.find_element(By.ID, "status").text)
+        assert "spark-submit streaming/job.py --config" in browser.find_element(By.ID, "status").text
         assert browser.find_element(By.ID, "kpi-model-version").text == "none yet"
-
-
-def test_refuses_to_expose_itself_without_authentication():
-    result = subprocess.run([sys.executable, "-m", "dashboard", "--host", "0.0.0.0"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: --host 0.0.0.0:")
+        wait.until(lambda b: "batch/retrain.py" in b.find_element(By.ID, "model-detail").text)
+        screenshot(browser, "empty-overview")
+        expected = {"/anomalies": ("anomaly-summary", "make demo"), "/alerts": ("alerts-empty", "make demo"),
+                    "/features": ("feature-summary-text", "make demo"),
+                    "/models": ("models-summary", "spark-submit batch/retrain.py --config"),
+                    "/quality": ("quality-summary", "make demo")}
+        for path, (element, command) in expected.items():
+            browser.get(url + path)
+            wait.until(lambda b: command in b.find_element(By.ID, element).text)
+            screenshot(browser, f"empty-{PAGES[path]}")

@@ -1,0 +1,71 @@
+"""Models: the registered versions (metrics, champion and challenger, promotion, gate decisions) and their scores."""
+from __future__ import annotations
+
+import pandas as pd
+from dash import Dash, Input, Output, dcc, html
+
+from dashboard.components import MUTED, empty_state, number, table, when
+from dashboard.context import Context
+from dashboard.figures import empty_figure, score_distribution_figure
+from dashboard.registry_view import METRICS, Registry
+
+PATH, TITLE = "/models", "Models"
+DISTRIBUTION_HOURS = 24
+
+
+def layout(ctx: Context) -> html.Div:
+    return html.Div([
+        html.Div(id="models-summary", style={"color": MUTED, "margin": "6px 0"}),
+        html.Div(id="models-versions"),
+        html.H4(f"Score distribution per model version (scores of the latest {DISTRIBUTION_HOURS} h of event time)"),
+        dcc.Graph(id="score-distribution", figure=empty_figure(ctx.no_data(), height=360)),
+    ])
+
+
+def versions_frame(registry: Registry) -> pd.DataFrame:
+    """One row per version: role, dates, training window, gate decision, threshold and the metrics it has."""
+    metrics = [m for m in METRICS if any(m in v.metrics for v in registry.versions)]
+    rows = []
+    for v in registry.versions:
+        row = {"version": f"v{v.version}", "role": ", ".join(v.aliases), "registered (UTC)": when(v.registered_at),
+               "promoted": v.promoted_at or "", "gate decision": v.tags.get("gate_decision", ""),
+               "training window": v.training_window, "threshold": number(
+                   float(v.tags["threshold"]) if "threshold" in v.tags else None, "{:.4f}")}
+        for m in metrics:
+            row[m] = number(v.metrics.get(m), "{:,.0f}" if m == "training_rows" else "{:.3f}")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def refresh(ctx: Context) -> dict[str, object]:
+    registry = ctx.registry.snapshot()
+    histograms = ctx.reader.score_distribution(DISTRIBUTION_HOURS)
+    if registry is None:
+        summary, versions = "Reading the model registry…", None
+    elif registry.error:
+        summary, versions = f"The model registry could not be read: {registry.error}", None
+    elif not registry.versions:
+        summary, versions = ctx.no_model(), empty_state(ctx.no_model(), "models-empty")
+    else:
+        champion, challenger = registry.alias("champion"), registry.alias("challenger")
+        summary = (f"{len(registry.versions)} versions of {ctx.config.model.name}; champion: "
+                   f"{'v' + champion.version if champion else 'none'}; challenger: "
+                   f"{'v' + challenger.version if challenger else 'none'}")
+        versions = table("models-table", versions_frame(registry), page_size=20, style_data_conditional=[
+            {"if": {"filter_query": '{role} contains "champion"'}, "backgroundColor": "#eef7ee"}])
+    thresholds = {v.version: float(v.tags["threshold"]) for v in (registry.versions if registry else ())
+                  if "threshold" in v.tags}
+    if not histograms:
+        message = ctx.no_scores() if ctx.reader.exists("events") else ctx.no_data()
+        figure = empty_figure(message, height=360)
+    else:
+        figure = score_distribution_figure(histograms, thresholds)
+    return {"models-summary": summary, "models-versions": versions, "score-distribution": figure}
+
+
+def register(app: Dash, ctx: Context) -> None:
+    @app.callback(Output("models-summary", "children"), Output("models-versions", "children"),
+                  Output("score-distribution", "figure"), Input("refresh", "n_intervals"))
+    def _refresh(_):
+        values = refresh(ctx)
+        return values["models-summary"], values["models-versions"], values["score-distribution"]
