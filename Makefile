@@ -49,5 +49,15 @@ test: setup-test
 bench: setup
 	$(BIN)/python benchmarks/stream_throughput.py --config $(CONFIG)
 
+# Dashboard refresh time with 10 million rows in `scores`, next to a naive full-table read.
+bench-dashboard: setup
+	$(BIN)/python benchmarks/dashboard_refresh.py --config $(CONFIG)
+
+# JupyterLab on 127.0.0.1 with the project's environment; the notebooks read the lake of $(CONFIG)
+# (ISOGUARD_LAKE / MLFLOW_TRACKING_URI override it, as for every command).
+notebook: setup
+	ISOGUARD_CONFIG=$(abspath $(CONFIG)) $(BIN)/python -m jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir notebooks \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
 clean:
 	rm -rf lake test-artifacts .pytest_cache benchmarks/results

@@ -134,6 +134,19 @@ class LakeReader:
                                rows=int(selected.sum()), anomalies=int((selected & window.flagged).sum()))
         return self._once_per_version("scores", ("points", minutes, key), compute)
 
+    def scores(self, hours: float = 24, columns: list[str] | None = None) -> pd.DataFrame | None:
+        """Every score of the latest `hours` of event time (for analysis: not thinned), oldest first."""
+        time_col = self.config.schema.event_time
+
+        def compute(t: DeltaFollower) -> pd.DataFrame:
+            files, start = recent_files(t.files(), time_col, "event_date", timedelta(hours=hours))
+            rows = t.rows("analysis", columns or [c for c in t.schema.names if c != "event_date"], files)
+            if start is not None and time_col in rows.column_names:
+                rows = rows.filter(pc.greater(rows[time_col], pa.scalar(start, rows[time_col].type)))
+            frame = rows.to_pandas()
+            return frame.sort_values(time_col).reset_index(drop=True) if time_col in frame else frame
+        return self._once_per_version("scores", ("analysis", hours, tuple(columns or ())), compute)
+
     def scored_event(self, event_id: str, event_time: datetime) -> dict | None:
         """The scores row of one event (features, score, top contributing features)."""
         return self._lookup("scores", event_id, event_time)
@@ -178,6 +191,10 @@ class LakeReader:
     def labels(self) -> pd.DataFrame:
         frame = self._once_per_version("labels", (), lambda t: t.rows("labels", t.schema.names).to_pandas())
         return pd.DataFrame() if frame is None else frame
+
+    def baselines(self) -> pd.DataFrame | None:
+        """The nightly job's reference statistics per key and feature."""
+        return self._once_per_version("baselines", (), lambda t: t.rows("baselines", t.schema.names).to_pandas())
 
     def feature_summary(self, hours: int = 6) -> pd.DataFrame | None:
         """The windows that started in the latest `hours` (counted back from the newest window), oldest first."""

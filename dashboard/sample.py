@@ -6,7 +6,7 @@
 For the embedded default config (the simulated fleet of streaming.generator):
 30 minutes of events around midnight (two event_date partitions), written with
 delta-rs in the catalog schemas to events, scores, stream_stats, quarantine,
-alerts and feature_summary, the ground truth to truth/, and an MLflow store
+alerts, feature_summary and baselines, the ground truth to truth/, and an MLflow store
 with three versions of the model: v1 an older champion without holdout
 metrics, v2 the champion promoted by the gate, v3 a challenger it rejected.
 The first half of the events is scored by v1, the rest by v2, as after a live swap.
@@ -119,6 +119,19 @@ def feature_windows(config: Config, events: pd.DataFrame, written: datetime) -> 
     return pd.DataFrame(rows)
 
 
+def baselines(config: Config, events: pd.DataFrame, computed: datetime) -> pd.DataFrame:
+    """Reference statistics per key and feature, as the nightly job keeps them."""
+    key = config.schema.key
+    rows = []
+    for device, part in events.groupby(key):
+        for feature in config.features:
+            v = part[feature].dropna()
+            rows.append({key: device, "feature": feature, "count": len(v), "mean": v.mean(), "std": v.std(),
+                         "p01": v.quantile(0.01), "p50": v.quantile(0.5), "p99": v.quantile(0.99),
+                         "window": "2026-11-20", "events_version": 12, "computed_at": computed})
+    return pd.DataFrame(rows)
+
+
 def build(config: Config) -> dict:
     """Writes the sample lake and registry under config.lake_root; returns what it wrote (for tests)."""
     s = config.schema
@@ -181,6 +194,7 @@ def build(config: Config) -> dict:
     end = START + timedelta(minutes=MINUTES)
     write(config, "alerts", incidents(config, scored, end))
     write(config, "feature_summary", feature_windows(config, events, end))
+    write(config, "baselines", baselines(config, train, half))
     truth_dir = Path(config.lake_path("truth"))
     truth_dir.mkdir(parents=True, exist_ok=True)
     truth.to_csv(truth_dir / "sample.csv", index=False)
