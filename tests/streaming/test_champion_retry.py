@@ -1,0 +1,114 @@
+"""An unreachable MLflow keeps the current model scoring; the watcher retries and takes the new champion later.
+
+A real `mlflow server` (SQLite backend, served artifacts) on a free 127.0.0.1
+port is stopped while the watcher polls and started again on the same port.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import IsolationForest as SkIsolationForest
+
+from conftest import config_in
+from models import registry
+from models.forest import IsolationForestModel
+from streaming.champion import ChampionWatcher
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout=120, what="condition"):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+class MlflowServer:
+    def __init__(self, root: Path):
+        self.root, self.port, self.process = root, free_port(), None
+        root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def start(self) -> "MlflowServer":
+        log = open(self.root / "server.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", "1", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
+             "--artifacts-destination", str(self.root / "artifacts")],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: self.healthy() or self.process.poll() is not None, what="mlflow server to start")
+        assert self.process.poll() is None, (self.root / "server.log").read_text()[-2000:]
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # its own process group: the server and its worker
+            self.process.wait(timeout=60)
+        wait_for(lambda: not self.healthy(), what="mlflow server to stop")
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail fast while it is down; the watcher retries
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    running = MlflowServer(tmp_path / "mlflow").start()
+    yield running
+    running.stop()
+
+
+def register_champion(config, seed: int) -> str:
+    features = list(config.features)
+    X = np.random.default_rng(seed).normal(50, 5, size=(300, len(features)))
+    forest = SkIsolationForest(n_estimators=10, max_samples=64, random_state=seed).fit(X)
+    model = IsolationForestModel(forest=forest, threshold=0.6).setInputCols(features)
+    version = registry.register_model(model, config, {"window": f"seed {seed}"}, {"training_rows": 300})
+    registry.promote(config, version)
+    return version
+
+
+def test_unreachable_mlflow_keeps_the_current_model_and_the_new_champion_arrives_when_it_is_back(server, tmp_path):
+    config = dataclasses.replace(config_in(tmp_path / "lake"), mlflow_tracking_uri=server.uri)
+    v1 = register_champion(config, seed=1)
+    watcher = ChampionWatcher(config, refresh_seconds=0.2).start()
+    frame = pd.DataFrame(np.full((3, len(config.features)), 50.0), columns=list(config.features))
+    try:
+        assert watcher.current().version == v1 and watcher.last_error is None
+
+        server.stop()
+        wait_for(lambda: watcher.last_error is not None, what="a failed poll")
+        assert watcher.last_error.startswith("could not check the champion model")
+        assert watcher.current().version == v1, "MLflow is down: keep scoring with what we have"
+        assert watcher.current().model.score_pandas(frame).shape == (3,)
+
+        server.start()  # same port, same store
+        v2 = register_champion(config, seed=2)
+        wait_for(lambda: watcher.current().version == v2, what="the watcher to take the new champion")
+        assert watcher.last_error is None
+    finally:
+        watcher.stop()
