@@ -24,8 +24,9 @@ from lakehouse.cli import run_cli
 from lakehouse.config import Config, load_config
 from lakehouse.session import build_spark
 from streaming.champion import ChampionWatcher
+from streaming.gold import failure, start_gold_streams
 from streaming.sink import QUERY_NAME, MicroBatchSink
-from streaming.sources import open_source
+from streaming.sources import describe_source, jar_groups, open_source
 
 log = logging.getLogger("isoguard.stream")
 
@@ -60,11 +61,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     config = load_config(args.config)
-    spark = build_spark("isoguard-stream", master=args.master)
+    spark = build_spark("isoguard-stream", master=args.master, jar_groups=jar_groups(config))
     champion = ChampionWatcher(config).start()
     sink = MicroBatchSink(config, champion)
     query = start_stream(spark, config, champion, available_now=args.available_now, sink=sink)
-    log.warning("stream started: landing %s -> tables under %s", config.landing_path, config.lake_root)
+    # Live, the gold streams (feature_summary, alerts) run beside the main query; with --available-now, after it.
+    gold = [] if args.available_now else start_gold_streams(spark, config)
+    log.warning("stream started: %s -> tables under %s", describe_source(config), config.lake_root)
 
     stop_requested = threading.Event()
 
@@ -74,15 +77,23 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        while query.isActive and not stop_requested.is_set():
+        while query.isActive and not stop_requested.is_set() and not failure(gold):
             query.awaitTermination(1)
+        if args.available_now and not query.exception() and not stop_requested.is_set():
+            gold = start_gold_streams(spark, config, available_now=True)
+            while not stop_requested.is_set() and (active := [g.query for g in gold if g.query.isActive]):
+                active[0].awaitTermination(1)
         if stop_requested.is_set():
-            log.warning("stop requested: finishing the current micro-batch, then stopping")
-            sink.refuse_new_batches()
-            query.stop()
+            log.warning("stop requested: finishing the current micro-batches, then stopping")
+        sink.refuse_new_batches()
+        query.stop()
+        for g in gold:
+            g.stop()
+        problem = f"stream failed: {query.exception()}" if query.exception() else failure(gold)
+        if problem:
+            raise RuntimeError(problem)
+        if stop_requested.is_set():
             log.warning("stream stopped cleanly")
-        elif query.exception():
-            raise RuntimeError(f"stream failed: {query.exception()}")
     finally:
         champion.stop()
     return 0
