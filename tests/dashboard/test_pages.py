@@ -80,6 +80,13 @@ def test_anomalies_timeline_and_point_details(browser, url, sample_lake, screens
     assert f'"event_id": "{event_id}"' in raw and f'"source_file": "{event.source_file}"' in raw
     screenshot(browser, "dashboard-anomalies")
 
+    browser.find_element(By.ID, "label-event-fp").click()
+    wait_for_text(browser, "event-label-result", lambda t: t.startswith("labelled event"))
+    labels = DeltaTable(config.lake_path("labels")).to_pandas()
+    label = labels[labels.target == "event"].iloc[-1]
+    assert (label.target_id, label.verdict, label[config.schema.key]) == (event_id, "false_positive", row.device_id)
+    assert label.started_at == row.event_time == label.ended_at
+
 
 def test_labelling_an_alert_appends_to_labels(browser, url, sample_lake, screenshot):
     config = sample_lake["config"]
@@ -98,6 +105,7 @@ def test_labelling_an_alert_appends_to_labels(browser, url, sample_lake, screens
     labels = DeltaTable(config.lake_path("labels"))
     assert pa_schema(labels).equals(arrow_schema(config, "labels"))
     written = labels.to_pandas()
+    written = written[written.target == "alert"]
     assert len(written) == 1
     label = written.iloc[0]
     incident = alerts.set_index("alert_id").loc[alert_id]
