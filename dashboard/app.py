@@ -1,7 +1,7 @@
 """The Dash app: the page shell (navigation, pause, status line, refresh interval) and the page router."""
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, dcc, html
 
 from dashboard.components import MUTED, when
 from dashboard.context import Context
@@ -15,7 +15,9 @@ NAV_ACTIVE = {**NAV, "background": "#1f2937", "color": "white"}
 
 
 def page_for(path: str | None):
-    return next((p for p in PAGES if p.PATH == (path or "/").rstrip("/") or p.PATH == (path or "/")), None)
+    """The page at `path` (a trailing slash is ignored), None for an unknown path."""
+    wanted = (path or "/").rstrip("/") or "/"
+    return next((p for p in PAGES if p.PATH == wanted), None)
 
 
 def nav_id(page) -> str:
@@ -51,6 +53,7 @@ def status_line(ctx: Context, paused: bool) -> str:
 
 def create_app(config: Config) -> Dash:
     ctx = Context.create(config)
+    ctx.registry.snapshot()  # start reading MLflow now: the first page load should not wait for it
     app = Dash(__name__, title="isoguard", suppress_callback_exceptions=True, update_title=None)
     app.layout = shell(config)
 

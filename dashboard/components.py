@@ -49,6 +49,6 @@ def table(table_id: str, frame: pd.DataFrame, page_size: int = 15, columns: list
         id=table_id, data=frame.to_dict("records"), columns=[{"name": c, "id": c} for c in columns or frame.columns],
         page_size=page_size, sort_action="native", style_as_list_view=True,
         style_cell={"fontFamily": "system-ui, sans-serif", "fontSize": "13px", "padding": "4px 8px",
-                    "textAlign": "left", "maxWidth": "420px", "overflow": "hidden", "textOverflow": "ellipsis"},
+                    "textAlign": "left", "maxWidth": "420px", "whiteSpace": "normal", "height": "auto"},
         style_header={"fontWeight": 600, "background": "#f1f3f6"}, **kwargs)
 

@@ -8,7 +8,6 @@ as None or an empty frame, never an error.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -18,11 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.delta import DeltaFollower, at_least, at_most, newest, newest_files, recent_files
+from dashboard.delta import DeltaFollower, at_least, at_most, newest, newest_files, recent_files, within_budget
 from dashboard.summaries import latest_alerts, merge_histograms, score_histograms, thin_out
 from lakehouse.config import Config
 
-MAX_POINTS = 5000     # the timeline shows at most this many scores
+MAX_POINTS = 5000                 # the timeline shows at most this many scores
+MAX_WINDOW_ROWS = 2_000_000       # ... chosen from at most this many (the newest); a wider range is narrowed
+MAX_SUMMARY_ROWS = 20_000_000     # score histograms, quarantine counts and feature windows read at most this many
 LOOKUP_SLACK = timedelta(seconds=1)
 
 
@@ -35,6 +36,7 @@ class ScoreWindow:
     end: datetime
     rows: int              # scores in the window (for the selected key)
     anomalies: int
+    narrowed: bool         # the range held more than MAX_WINDOW_ROWS scores: it starts later than asked
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,15 @@ class _Window:
     scores: np.ndarray
     start: datetime
     end: datetime
+    narrowed: bool
 
 
 def _utc(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros / 1e6, timezone.utc)
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
 
 
 class LakeReader:
@@ -58,16 +65,19 @@ class LakeReader:
         self.config = config
         self._tables: dict[str, DeltaFollower] = {}
         self._memo: dict[tuple, tuple[int, object]] = {}
-        self._locks: dict[str, threading.RLock] = defaultdict(threading.RLock)  # Dash serves callbacks in threads
+        self._locks: dict[str, threading.RLock] = {}  # Dash serves callbacks in threads: one reader per table at a time
+
+    def _lock(self, name: str) -> threading.RLock:
+        return self._locks.setdefault(name, threading.RLock())  # setdefault is atomic
 
     def table(self, name: str) -> DeltaFollower:
         if name not in self._tables:
-            self._tables[name] = DeltaFollower(self.config.lake_path(name))
+            self._tables.setdefault(name, DeltaFollower(self.config.lake_path(name)))
         return self._tables[name]
 
     def _once_per_version(self, name: str, key: tuple, compute: Callable[[DeltaFollower], object]):
         """compute(table) at most once per table version; None while the table does not exist."""
-        with self._locks[name]:
+        with self._lock(name):
             table = self.table(name)
             version = table.refresh()
             if version is None:
@@ -80,7 +90,7 @@ class LakeReader:
             return value
 
     def exists(self, name: str) -> bool:
-        with self._locks[name]:
+        with self._lock(name):
             return self.table(name).refresh() is not None
 
     # --- stream_stats -------------------------------------------------------------------------
@@ -106,14 +116,18 @@ class LakeReader:
             files, start = recent_files(t.files(), time_col, "event_date", timedelta(minutes=minutes))
             if start is None:
                 return None
+            files, left_out_until = within_budget(files, f"max.{time_col}", MAX_WINDOW_ROWS)
             rows = t.rows("window", self.timeline_columns(), files)
             if rows.num_rows == 0:
                 return None
             times = rows[time_col].cast(pa.int64()).to_numpy()
             end_us = int(times.max())
             start_us = end_us - int(minutes * 60e6)
+            narrowed = left_out_until is not None and _micros(left_out_until) > start_us
+            if narrowed:  # every row after the newest one left out is in the files kept
+                start_us = _micros(left_out_until)
             return _Window(rows, times > start_us, rows["is_anomaly"].to_numpy(),
-                           rows["anomaly_score"].to_numpy(), _utc(start_us), _utc(end_us))
+                           rows["anomaly_score"].to_numpy(), _utc(start_us), _utc(end_us), narrowed)
         return self._once_per_version("scores", ("window", minutes), compute)
 
     def score_window(self, minutes: int, key: str | None = None) -> ScoreWindow | None:
@@ -131,7 +145,8 @@ class LakeReader:
             chosen = thin_out(selected, window.flagged, window.scores, MAX_POINTS)
             points = window.rows.take(chosen).to_pandas().sort_values(s.event_time, kind="stable")
             return ScoreWindow(points=points.reset_index(drop=True), keys=keys, start=window.start, end=window.end,
-                               rows=int(selected.sum()), anomalies=int((selected & window.flagged).sum()))
+                               rows=int(selected.sum()), anomalies=int((selected & window.flagged).sum()),
+                               narrowed=window.narrowed)
         return self._once_per_version("scores", ("points", minutes, key), compute)
 
     def scores(self, hours: float = 24, columns: list[str] | None = None) -> pd.DataFrame | None:
@@ -156,7 +171,7 @@ class LakeReader:
         return self._lookup("events", event_id, event_time)
 
     def _lookup(self, name: str, event_id: str, event_time: datetime) -> dict | None:
-        with self._locks[name]:
+        with self._lock(name):
             return self._find(name, event_id, event_time)
 
     def _find(self, name: str, event_id: str, event_time: datetime) -> dict | None:
@@ -175,9 +190,11 @@ class LakeReader:
     def score_distribution(self, hours: int = 24) -> dict[str, dict] | None:
         """Per model version, a histogram of anomaly_score over the files of the latest `hours` of event time."""
         def compute(t: DeltaFollower):
-            files, start = recent_files(t.files(), self.config.schema.event_time, "event_date", timedelta(hours=hours))
+            time_col = self.config.schema.event_time
+            files, start = recent_files(t.files(), time_col, "event_date", timedelta(hours=hours))
             if start is None:
                 return {}
+            files, _ = within_budget(files, f"max.{time_col}", MAX_SUMMARY_ROWS)
             return merge_histograms(t.per_file("histograms", ["anomaly_score", "is_anomaly", "model_version"],
                                                files, score_histograms))
         return self._once_per_version("scores", ("distribution", hours), compute)
@@ -200,6 +217,7 @@ class LakeReader:
         """The windows that started in the latest `hours` (counted back from the newest window), oldest first."""
         def compute(t: DeltaFollower) -> pd.DataFrame:
             files, start = recent_files(t.files(), "window_start", "window_date", timedelta(hours=hours))
+            files, _ = within_budget(files, "max.window_start", MAX_SUMMARY_ROWS)
             rows = t.rows("summary", t.schema.names, files)
             if start is not None:
                 rows = rows.filter(pc.greater_equal(rows["window_start"], pa.scalar(start, rows["window_start"].type)))
@@ -213,6 +231,7 @@ class LakeReader:
             latest = newest(files, "ingest_date", kind="partition")
             if latest is not None:  # no statistics on ingested_at: whole days, then rows
                 files = at_least(files, "ingest_date", latest - timedelta(days=hours // 24 + 1), "partition")
+            files, _ = within_budget(files, "modification_time", MAX_SUMMARY_ROWS)
             frame = t.rows("quarantine", ["reason", "ingested_at", "batch_id"], files).to_pandas()
             if frame.empty:
                 return frame

@@ -190,3 +190,17 @@ def newest_files(files: pa.Table, column: str, rows: int) -> pa.Table:
     chosen = files.take(order[: int(np.searchsorted(counts, rows)) + 1])
     cutoff = pc.min(chosen.column(f"min.{column}")).as_py()
     return files if cutoff is None else at_least(files, column, cutoff)
+
+
+def within_budget(files: pa.Table, order_by: str, rows: int):
+    """(the newest files by `order_by`, a column of `files`, holding at most `rows` rows (at least one file);
+    the largest `order_by` among the files left out, or None when none was).
+
+    Keeps a wide time range on a fast stream from filling the memory."""
+    counts = files.column("num_records").fill_null(0) if files.num_rows else None
+    if counts is None or order_by not in files.column_names or (pc.sum(counts).as_py() or 0) <= rows:
+        return files, None
+    order = pc.sort_indices(files, [(order_by, "descending")])
+    cumulative = np.cumsum(counts.take(order).to_numpy())
+    keep = max(1, int(np.searchsorted(cumulative, rows, side="right")))
+    return files.take(order[:keep]), files.column(order_by).take(order[keep:keep + 1])[0].as_py()

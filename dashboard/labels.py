@@ -5,6 +5,8 @@ import getpass
 import uuid
 from datetime import datetime, timezone
 
+from flask import has_request_context, request
+
 from dashboard.delta import append_rows
 from lakehouse.config import Config
 
@@ -31,12 +33,8 @@ def add_label(config: Config, target: str, target_id: str, key: str | None, star
 
 def default_analyst() -> str:
     """Who labels when no one typed a name: the basic-auth user when exposed, else the OS user."""
-    try:
-        from flask import has_request_context, request
-        if has_request_context() and request.authorization and request.authorization.username:
-            return request.authorization.username
-    except ImportError:
-        pass
+    if has_request_context() and request.authorization and request.authorization.username:
+        return request.authorization.username
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -86,14 +86,15 @@ def model_versions(config: Config) -> Registry:
         return Registry(read_at=now, error=str(exc).splitlines()[0])
 
 
-@dataclass
 class RegistryWatcher:
-    """Re-reads the registry every `interval` seconds in a daemon thread; `snapshot()` never blocks."""
-    config: Config
-    interval: float = 10.0
-    _snapshot: Registry | None = None
-    _thread: threading.Thread | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    """Re-reads the registry every `interval` seconds in a daemon thread, started by the first `snapshot()`,
+    which never blocks."""
+
+    def __init__(self, config: Config, interval: float = 10.0):
+        self.config, self.interval = config, interval
+        self._snapshot: Registry | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def snapshot(self) -> Registry | None:
         """The latest read, or None before the first read finished."""
@@ -107,6 +108,7 @@ class RegistryWatcher:
         while True:
             try:
                 self._snapshot = model_versions(self.config)
-            except Exception as exc:  # an unreachable server must not kill the watcher
-                self._snapshot = Registry(read_at=datetime.now(timezone.utc), error=f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # an unreachable server must not stop the watcher: show why, try again
+                reason = str(exc).splitlines()[0] if str(exc) else ""
+                self._snapshot = Registry(read_at=datetime.now(timezone.utc), error=f"{type(exc).__name__}: {reason}")
             time.sleep(self.interval)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 KPI_BATCHES = 10      # KPIs summarise the latest micro-batches
 SCORE_BINS = np.linspace(0.0, 1.0, 51)

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 
 import pandas as pd
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import Dash, Input, Output, State, callback_context, dcc, html, no_update
 
 from dashboard.components import MUTED, ROW, empty_state, number, when
 from dashboard.context import Context
@@ -63,7 +63,8 @@ def refresh(ctx: Context, filters: Filters) -> dict[str, object]:
     summary = (f"{window.rows:,} scores and {window.anomalies:,} anomalies between {when(window.start)} and "
                f"{when(window.end)} UTC" + (f" for {filters.key}" if filters.key else "")
                + (f"; showing {len(window.points):,} (every anomaly up to half of them)"
-                  if len(window.points) < window.rows else ""))
+                  if len(window.points) < window.rows else "")
+               + ("; the range is narrowed to the newest scores, it holds too many to read" if window.narrowed else ""))
     if window.points.empty:
         return {"score-timeline": empty_figure(f"No scores for {filters.key} in this range."),
                 "anomaly-key": options, "anomaly-summary": summary}
@@ -80,8 +81,8 @@ def clicked_event(click: dict | None) -> tuple[str, pd.Timestamp] | None:
     event_id = event_id[0] if isinstance(event_id, list) else event_id
     if not event_id or "x" not in point:
         return None
-    return str(event_id), pd.Timestamp(point["x"], tz="UTC") if pd.Timestamp(point["x"]).tzinfo is None \
-        else pd.Timestamp(point["x"]).tz_convert("UTC")
+    clicked = pd.Timestamp(point["x"])  # plotly gives the UTC wall time it drew, without a zone
+    return str(event_id), clicked.tz_localize("UTC") if clicked.tzinfo is None else clicked.tz_convert("UTC")
 
 
 def point_detail(ctx: Context, event_id: str, event_time: pd.Timestamp) -> tuple[html.Div, dict | None]:
@@ -138,10 +139,9 @@ def register(app: Dash, ctx: Context) -> None:
                   State("selected-event", "data"), State("event-analyst", "value"), State("event-note", "value"),
                   prevent_initial_call=True)
     def _label(tp, fp, selected, analyst, note):
-        from dash import ctx as callback
         if not selected:
             return "click a point first"
-        verdict = "true_positive" if callback.triggered_id == "label-event-tp" else "false_positive"
+        verdict = "true_positive" if callback_context.triggered_id == "label-event-tp" else "false_positive"
         at = pd.Timestamp(selected["event_time"]).to_pydatetime()
         add_label(ctx.config, "event", selected["event_id"], selected["key"], at, at, verdict, analyst, note)
         return f"labelled event {selected['event_id']} {verdict.replace('_', ' ')}"

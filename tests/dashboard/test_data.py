@@ -109,6 +109,15 @@ def test_score_window_reads_the_last_minutes_across_partitions_and_then_only_new
     assert set(one_key.points.device_id) == {"dev-1"} and one_key.rows == 200
 
 
+def test_a_range_too_large_to_read_is_narrowed_to_the_newest_files(lake_config, monkeypatch):
+    for i in range(6):  # six files of 100 scores, one per 100 s
+        append_scores(lake_config, scores_table(lake_config, T0 + timedelta(seconds=100 * i), 100, first=100 * i))
+    monkeypatch.setattr("dashboard.data.MAX_WINDOW_ROWS", 250)
+    window = LakeReader(lake_config).score_window(60)
+    assert window.narrowed and window.rows == 200
+    assert window.start == T0 + timedelta(seconds=399) and window.end == T0 + timedelta(seconds=599)
+
+
 def test_compaction_neither_loses_nor_duplicates_rows(lake_config):
     for i in range(4):
         append_scores(lake_config, scores_table(lake_config, T0 + timedelta(seconds=100 * i), 100, first=100 * i))
