@@ -114,6 +114,7 @@ def stream_stats_schema() -> T.StructType:
             # and the newest event time so far, which decides that across restarts.
             T.StructField("rows_late", long, True),
             T.StructField("max_event_time", T.TimestampType(), True),
+            T.StructField("query_id", T.StringType(), True),
         ]
     )
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 
+from pyspark import SparkContext
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
 from lakehouse.config import Config
 from models import registry
 from models.registry import LoadedModel
@@ -53,6 +57,12 @@ class ChampionWatcher:
                 self.last_error = self._refused[version]
                 log.error(self.last_error)
                 return self._current
+            problem = self._trial_score(loaded)
+            if problem:
+                self._refused[version] = f"model version {version} refused: it cannot score: {problem}"
+                self.last_error = self._refused[version]
+                log.error(self.last_error)
+                return self._current
             self._current = loaded
             self.last_error = None
             log.warning("scoring with model %s version %s (threshold %.4f)", self.config.model.name, version, loaded.threshold)
@@ -60,6 +70,24 @@ class ChampionWatcher:
             self.last_error = f"could not check the champion model: {exc}"
             log.warning(self.last_error.splitlines()[0])
         return self._current
+
+    @staticmethod
+    def _trial_score(loaded: LoadedModel) -> str | None:
+        """Score two rows before swapping in: a model that cannot score is refused, not handed to the stream.
+
+        It also starts the Python workers and unpickles the forest in them off the
+        scoring path, so the first micro-batch with this model does not pay for it.
+        """
+        if SparkContext._active_spark_context is None:  # no Spark in this process (e.g. a notebook check)
+            return None
+        try:
+            spark = SparkSession.builder.getOrCreate()
+            workers = spark.sparkContext.defaultParallelism
+            rows = spark.range(0, workers, 1, workers).select(*[F.lit(0.0).alias(name) for name in loaded.features])
+            loaded.model.transform(rows).write.format("noop").mode("overwrite").save()
+        except Exception as exc:  # noqa: BLE001 - any failure means this model must not score the stream
+            return str(exc).splitlines()[0][:300]
+        return None
 
     def _run(self) -> None:
         while not self._stop.wait(self.refresh_seconds):

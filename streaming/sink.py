@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from features.engineering import build_features
@@ -53,6 +53,20 @@ def scores_frame(events: DataFrame, config: Config, loaded) -> DataFrame:
     )
 
 
+def observed(observation: Observation, wait_seconds: float = 2.0) -> dict | None:
+    """The observation's metrics, or None when its DataFrame was never executed.
+
+    `Observation.get` blocks forever in that case, and a Delta write skipped by its
+    txnVersion never executes its DataFrame. The metrics are set when the action
+    returns, so a short wait is only a safety margin.
+    """
+    future = observation._jo.future()  # no public non-blocking accessor in PySpark
+    deadline = time.time() + wait_seconds
+    while not future.isCompleted() and time.time() < deadline:
+        time.sleep(0.01)
+    return observation.get if future.isCompleted() else None
+
+
 class MicroBatchSink:
     """`foreachBatch` target: validate, store, score, record statistics."""
 
@@ -66,6 +80,7 @@ class MicroBatchSink:
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="delta-append")
         self._batch_lock = threading.Lock()
         self._stopping = False
+        self._stats_checked = False
 
     def refuse_new_batches(self) -> None:
         """Wait for the running micro-batch (if any) to finish; any later batch is refused, not half-written."""
@@ -90,14 +105,35 @@ class MicroBatchSink:
         writer.save(table_path(self.config, table))
 
     def _write_scores(self, events: DataFrame, loaded, batch_id: int) -> tuple[int, int]:
-        """Score, append to `scores`, return (rows scored, anomalies)."""
-        scores = scores_frame(events, self.config, loaded).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            self._append(scores, "scores", batch_id, "event_date")
-            counts = scores.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("is_anomaly"), 1)).alias("a")).first()
-            return counts.n, counts.a
-        finally:
-            scores.unpersist()
+        """Score, append to `scores`, return (rows scored, anomalies), counted while writing (no second pass)."""
+        scores = scores_frame(events, self.config, loaded)
+        totals = (F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("is_anomaly"), 1)).alias("a"))
+        counted = Observation("scores")
+        self._append(scores.observe(counted, *totals), "scores", batch_id, "event_date")
+        counts = observed(counted)
+        if counts is None:  # Delta skipped the write: a replay of a batch committed before a restart
+            log.warning("batch %d: scores were already committed; counting them again for stream_stats", batch_id)
+            counts = scores.agg(*totals).first().asDict()
+        return counts["n"], counts["a"]
+
+    def _append_stats(self, row: DataFrame, batch_id: int) -> None:
+        """Append the batch's `stream_stats` row, once per (query, batch).
+
+        Only the first batch a run executes can be a replay of a batch cut short by a
+        crash, so only then is the natural key (query_id, batch_id) looked up. This keeps
+        Delta's txnVersion lookup, a full log-state reconstruction, off every later batch.
+        """
+        path = table_path(self.config, "stream_stats")
+        if not self._stats_checked:
+            self._stats_checked = True
+            spark = row.sparkSession
+            already = (spark.read.format("delta").load(path)
+                       .filter((F.col("batch_id") == batch_id) & (F.col("query_id") == self._query_id()))
+                       .limit(1).count())
+            if already:
+                log.warning("batch %d: stream_stats already holds this batch (replayed after a restart)", batch_id)
+                return
+        row.write.format("delta").mode("append").save(path)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         with self._batch_lock:
@@ -140,8 +176,8 @@ class MicroBatchSink:
             results = {name: future.result() for name, future in futures.items()}
             rows_scored, anomalies = results.get("scores") or (0, 0)
             finished = time.time()
-            self._append(self._stats(batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded),
-                         "stream_stats", batch_id)
+            self._append_stats(self._stats(batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded),
+                               batch_id)
             self._previous_start = started
             self.late_events.advance()
             log.info("batch %d: %d in, %d quarantined, %d scored, %d anomalies in %.2fs "
@@ -158,6 +194,7 @@ class MicroBatchSink:
         p50_arrival, p05_arrival = (totals.arrival_q or [None, None])
         row = {
             "batch_id": batch_id,
+            "query_id": self._query_id(),
             "started_at": datetime.fromtimestamp(started, tz=timezone.utc),
             "finished_at": datetime.fromtimestamp(finished, tz=timezone.utc),
             "duration_ms": int(duration * 1000),
