@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -129,7 +130,6 @@ def main() -> int:
     t = time.perf_counter()
     newest = build_lake(config, args.rows, args.days, args.commits, args.rate, rng)
     print(f"built in {time.perf_counter() - t:.0f} s", flush=True)
-    files = len(DeltaTable(config.lake_path("scores")).file_uris())
 
     window = config.dashboard.window_minutes
     pages = {  # each refresh is what that page's interval callback calls
@@ -137,8 +137,8 @@ def main() -> int:
         "anomalies": lambda ctx: anomalies.refresh(ctx, anomalies.Filters(minutes=window)),
         "models": lambda ctx: models.refresh(ctx),
     }
-    results: dict = {"rows": args.rows, "days": args.days, "commits": args.commits, "rate": args.rate, "files": files,
-                     "window_minutes": window, "refresh": {}}
+    results: dict = {"rows": args.rows, "days": args.days, "commits": args.commits, "rate": args.rate,
+                     "window_minutes": window, "cpus": os.cpu_count(), "refresh": {}}
     ctx = Context.create(config)
     for fn in pages.values():
         fn(ctx)  # warm: the server has served the page before
@@ -160,8 +160,12 @@ def main() -> int:
                                     "cold": summary(cold[name])}
     naive = [timed(lambda: DeltaTable(config.lake_path("scores")).to_pandas()) for _ in range(args.naive_runs)]
     results["naive_full_read"] = summary(naive)
+    files = len(DeltaTable(config.lake_path("scores")).file_uris())
+    results["files"] = files
+    results["load_average_1m"] = round(os.getloadavg()[0], 1)  # other work on the machine skews the numbers
 
-    print(f"\nscores: {args.rows + args.runs * int(args.rate):,} rows in {files} files over {args.days} event_date partitions")
+    print(f"\nscores: {args.rows + args.runs * int(args.rate):,} rows in {files} files over {args.days} event_date "
+          f"partitions (+1 for the live appends); load average {results['load_average_1m']} on {os.cpu_count()} cores")
     print(f"{'refresh path':<34}{'p50 ms':>10}{'p95 ms':>10}")
     for name in pages:
         for kind in ("live", "idle", "cold"):

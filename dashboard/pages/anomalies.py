@@ -11,6 +11,7 @@ from dashboard.components import MUTED, ROW, empty_state, number, when
 from dashboard.context import Context
 from dashboard.figures import empty_figure, score_timeline
 from dashboard.labels import add_label, default_analyst
+from dashboard.pages import on_refresh
 
 PATH, TITLE = "/anomalies", "Anomalies"
 RANGES = (5, 10, 30, 60, 360, 1440)
@@ -117,12 +118,9 @@ def point_detail(ctx: Context, event_id: str, event_time: pd.Timestamp) -> tuple
 
 
 def register(app: Dash, ctx: Context) -> None:
-    @app.callback(Output("score-timeline", "figure"), Output("anomaly-key", "options"),
-                  Output("anomaly-summary", "children"),
-                  Input("refresh", "n_intervals"), Input("anomaly-range", "value"), Input("anomaly-key", "value"))
-    def _refresh(_, minutes, key):
-        values = refresh(ctx, Filters(minutes=int(minutes or ctx.config.dashboard.window_minutes), key=key or None))
-        return values["score-timeline"], values["anomaly-key"], values["anomaly-summary"]
+    on_refresh(app, {"score-timeline": "figure", "anomaly-key": "options", "anomaly-summary": "children"},
+               lambda minutes, key: refresh(ctx, Filters(int(minutes or ctx.config.dashboard.window_minutes), key or None)),
+               ("anomaly-range", "value"), ("anomaly-key", "value"))
 
     @app.callback(Output("point-detail", "children"), Output("selected-event", "data"),
                   Output("label-event-tp", "disabled"), Output("label-event-fp", "disabled"),

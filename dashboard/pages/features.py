@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, dcc, html
 
 from dashboard.components import MUTED, ROW, when
 from dashboard.context import Context
 from dashboard.figures import empty_figure, feature_figure
+from dashboard.pages import on_refresh
 
 PATH, TITLE = "/features", "Features"
 ALL_KEYS = "__all__"
@@ -53,9 +54,7 @@ def refresh(ctx: Context, feature: str, key: str | None) -> dict[str, object]:
 
 
 def register(app: Dash, ctx: Context) -> None:
-    @app.callback(Output("feature-graph", "figure"), Output("feature-key", "options"),
-                  Output("feature-summary-text", "children"),
-                  Input("refresh", "n_intervals"), Input("feature-name", "value"), Input("feature-key", "value"))
-    def _refresh(_, feature, key):
-        values = refresh(ctx, feature or ctx.config.features[0], None if key in (None, ALL_KEYS) else key)
-        return values["feature-graph"], values["feature-key"], values["feature-summary-text"]
+    on_refresh(app, {"feature-graph": "figure", "feature-key": "options", "feature-summary-text": "children"},
+               lambda feature, key: refresh(ctx, feature or ctx.config.features[0],
+                                            None if key in (None, ALL_KEYS) else key),
+               ("feature-name", "value"), ("feature-key", "value"))

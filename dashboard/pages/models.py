@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, dcc, html
 
 from dashboard.components import MUTED, empty_state, number, table, when
 from dashboard.context import Context
 from dashboard.figures import empty_figure, score_distribution_figure
+from dashboard.pages import on_refresh
 from dashboard.registry_view import METRICS, Registry
 
 PATH, TITLE = "/models", "Models"
@@ -64,8 +65,5 @@ def refresh(ctx: Context) -> dict[str, object]:
 
 
 def register(app: Dash, ctx: Context) -> None:
-    @app.callback(Output("models-summary", "children"), Output("models-versions", "children"),
-                  Output("score-distribution", "figure"), Input("refresh", "n_intervals"))
-    def _refresh(_):
-        values = refresh(ctx)
-        return values["models-summary"], values["models-versions"], values["score-distribution"]
+    on_refresh(app, {"models-summary": "children", "models-versions": "children", "score-distribution": "figure"},
+               lambda: refresh(ctx))

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, dcc, html
 
 from dashboard.components import MUTED, ROW, card, when
 from dashboard.context import Context
 from dashboard.figures import empty_figure, rate_figure
+from dashboard.pages import on_refresh
 from dashboard.summaries import Kpis, kpis
 
 PATH, TITLE = "/", "Overview"
@@ -91,8 +92,4 @@ def refresh(ctx: Context) -> dict[str, object]:
 
 
 def register(app: Dash, ctx: Context) -> None:
-    @app.callback(*[Output(i, "children" if i != "rates" else "figure") for i in OUTPUTS],
-                  Input("refresh", "n_intervals"))
-    def _refresh(_):
-        values = refresh(ctx)
-        return tuple(values[i] for i in OUTPUTS)
+    on_refresh(app, {i: "figure" if i == "rates" else "children" for i in OUTPUTS}, lambda: refresh(ctx))

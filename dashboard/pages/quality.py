@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, dcc, html
 
 from dashboard.components import MUTED, table, when
 from dashboard.context import Context
 from dashboard.figures import empty_figure, quarantine_figure
+from dashboard.pages import on_refresh
 from dashboard.summaries import counts_by_reason
 
 PATH, TITLE = "/quality", "Data quality"
@@ -51,8 +52,5 @@ def refresh(ctx: Context) -> dict[str, object]:
 
 
 def register(app: Dash, ctx: Context) -> None:
-    @app.callback(Output("quality-summary", "children"), Output("quarantine-graph", "figure"),
-                  Output("quarantine-sample", "children"), Input("refresh", "n_intervals"))
-    def _refresh(_):
-        values = refresh(ctx)
-        return values["quality-summary"], values["quarantine-graph"], values["quarantine-sample"]
+    on_refresh(app, {"quality-summary": "children", "quarantine-graph": "figure", "quarantine-sample": "children"},
+               lambda: refresh(ctx))
