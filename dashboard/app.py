@@ -42,13 +42,14 @@ def shell(config: Config) -> html.Div:
 def status_line(ctx: Context, paused: bool) -> str:
     """How fresh the data is, or what to run first."""
     stats = ctx.reader.stream_stats()
+    problems = "".join(f" Cannot read {problem}." for problem in ctx.reader.problems.values())
     if stats.empty:
-        return ctx.no_data()
+        return ctx.no_data() + problems
     last = stats.iloc[-1]
     k = kpis(stats)
     text = (f"{int(stats.rows_in.tail(k.batches).sum()):,} events in the latest {k.batches} micro-batches; "
             f"batch {int(last.batch_id)} finished {when(last.finished_at)} UTC")
-    return ("Paused: " if paused else "") + text
+    return ("Paused: " if paused else "") + text + problems
 
 
 def create_app(config: Config) -> Dash:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.delta import DeltaFollower, at_least, at_most, newest, newest_files, recent_files, within_budget
+from dashboard.delta import DeltaFollower, UnreadableTable, at_least, at_most, newest, newest_files, recent_files, within_budget
 from dashboard.summaries import latest_alerts, merge_histograms, score_histograms, thin_out
 from lakehouse.config import Config
 
@@ -64,8 +64,9 @@ class LakeReader:
     def __init__(self, config: Config):
         self.config = config
         self._tables: dict[str, DeltaFollower] = {}
-        self._memo: dict[tuple, tuple[int, object]] = {}
+        self._memo: dict[tuple, tuple[tuple[int, int], object]] = {}
         self._locks: dict[str, threading.RLock] = {}  # Dash serves callbacks in threads: one reader per table at a time
+        self.problems: dict[str, str] = {}            # table -> why it cannot be read (it reads as missing)
 
     def _lock(self, name: str) -> threading.RLock:
         return self._locks.setdefault(name, threading.RLock())  # setdefault is atomic
@@ -79,19 +80,23 @@ class LakeReader:
         """compute(table) at most once per table version; None while the table does not exist."""
         with self._lock(name):
             table = self.table(name)
-            version = table.refresh()
+            try:
+                version = table.refresh()
+            except UnreadableTable as exc:
+                self.problems[name] = str(exc)
+                return None
+            self.problems.pop(name, None)
             if version is None:
                 return None
             hit = self._memo.get((name, key))
-            if hit is not None and hit[0] == version:
+            if hit is not None and hit[0] == (table.opened, version):
                 return hit[1]
             value = compute(table)
-            self._memo[(name, key)] = (version, value)
+            self._memo[(name, key)] = ((table.opened, version), value)
             return value
 
     def exists(self, name: str) -> bool:
-        with self._lock(name):
-            return self.table(name).refresh() is not None
+        return self._once_per_version(name, ("exists",), lambda t: True) is not None
 
     # --- stream_stats -------------------------------------------------------------------------
     def stream_stats(self, last: int = 300) -> pd.DataFrame:
@@ -176,9 +181,9 @@ class LakeReader:
 
     def _find(self, name: str, event_id: str, event_time: datetime) -> dict | None:
         s = self.config.schema
-        t = self.table(name)
-        if t.refresh() is None:
+        if not self.exists(name):
             return None
+        t = self.table(name)
         low, high = event_time - LOOKUP_SLACK, event_time + LOOKUP_SLACK  # the clicked time is rounded
         files = at_least(at_most(t.files(), "event_date", high.date(), kind="partition"), "event_date", low.date(),
                          kind="partition")

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 from pyspark.sql import types as T
 
 from lakehouse.catalog import TABLE_PROPERTIES, tables
@@ -54,6 +54,13 @@ def append_rows(config: Config, table: str, rows: list[dict]) -> None:
                     configuration=TABLE_PROPERTIES)
 
 
+UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
+
+
+class UnreadableTable(ValueError):
+    """A table the dashboard cannot read correctly; the message is one line saying why."""
+
+
 class DeltaFollower:
     """One Delta table followed across refreshes; every method is None-safe while the table does not exist.
 
@@ -70,18 +77,32 @@ class DeltaFollower:
         self._filesystem: pafs.FileSystem | None = None
         self._schema: pa.Schema | None = None
         self._files: dict[str, dict[str, pa.Table]] = {}
+        self.opened = 0  # how often the table was (re)opened: a version number means something within one opening
 
     def refresh(self) -> int | None:
-        """Catch up with the table; its version, or None while it does not exist."""
+        """Catch up with the table; its version, or None while it does not exist.
+
+        Raises UnreadableTable when the table uses a feature these plain file reads would get wrong.
+        """
+        if self._table is not None:
+            try:
+                if self._filesystem.get_file_info("_delta_log").type == pafs.FileType.NotFound:
+                    raise TableNotFoundError(self.path)
+                self._table.update_incremental()
+            except DeltaError:  # deleted (e.g. `make clean`) or broken under us: start over
+                self._table, self._files = None, {}
         if self._table is None:
             try:
                 self._table = DeltaTable(self.path)
             except TableNotFoundError:
                 return None
+            self.opened += 1
             filesystem, root = pafs.FileSystem.from_uri(self._table.table_uri)
             self._filesystem = pafs.SubTreeFileSystem(root, filesystem)
-        else:
-            self._table.update_incremental()
+        unsupported = set(self._table.protocol().reader_features or ()) & UNSUPPORTED_READER_FEATURES
+        if unsupported:
+            raise UnreadableTable(f"{self.path} uses {', '.join(sorted(unsupported))}: "
+                                  "the dashboard's tables must not (see lakehouse.catalog.TABLE_PROPERTIES)")
         self._schema = pa.schema(self._table.schema().to_arrow())
         return self._table.version()
 

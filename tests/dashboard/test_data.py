@@ -139,6 +139,26 @@ def test_older_tables_without_newer_columns_still_read(lake_config):
     assert "top_features" not in reader.scored_event("e3", T0 + timedelta(seconds=3))
 
 
+def test_a_table_with_deletion_vectors_reads_as_missing_and_says_why(lake_config):
+    write_deltalake(lake_config.lake_path("scores"), scores_table(lake_config, T0, 10), partition_by=["event_date"],
+                    configuration={"delta.enableDeletionVectors": "true"})
+    reader = LakeReader(lake_config)
+    assert reader.score_window(10) is None
+    assert "deletionVectors" in reader.problems["scores"]
+
+
+def test_a_table_replaced_under_the_reader_is_read_afresh(lake_config):
+    import shutil
+
+    append_scores(lake_config, scores_table(lake_config, T0, 100))
+    reader = LakeReader(lake_config)
+    assert reader.score_window(10).rows == 100
+    shutil.rmtree(lake_config.lake_path("scores"))
+    assert reader.score_window(10) is None
+    append_scores(lake_config, scores_table(lake_config, T0, 30, first=1000))
+    assert reader.score_window(10).rows == 30
+
+
 def test_a_missing_lake_reads_as_empty(lake_config):
     reader = LakeReader(lake_config)
     assert reader.stream_stats().empty
