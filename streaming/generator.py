@@ -3,6 +3,7 @@
     python -m streaming.generator --rate 1000 --duration 600            # live, in real time
     python -m streaming.generator --rate 5000 --duration 60 --start 2026-11-21T00:00:00Z   # simulated clock, no waiting
     python -m streaming.generator --replay data.csv --time-col ts --speed 60
+    python -m streaming.generator --kafka 127.0.0.1:9092 --topic isoguard-events   # to Kafka instead of files
 
 Each device has its own baseline per metric, a daily cycle and noise. Injected:
 point anomalies (one to three metrics jump to extreme values), collective
@@ -246,6 +247,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--anomaly-rate", type=float, default=0.002, help="share of point anomalies")
     p.add_argument("--file-seconds", type=float, default=1.0, help="seconds of events per landed file")
     p.add_argument("--landing", default=None, help="landing folder (default: the config's)")
+    p.add_argument("--kafka", default=None, metavar="BOOTSTRAP",
+                   help="produce to Kafka at these bootstrap servers instead of landing files")
+    p.add_argument("--topic", default=None, help="with --kafka: the topic (default: the config's source.kafka.topic)")
     p.add_argument("--truth", default=None, help="ground-truth folder (default: <lake>/truth)")
     p.add_argument("--replay", default=None, help="CSV file to replay instead of simulating")
     p.add_argument("--time-col", default=None, help="with --replay: the CSV's event-time column")
@@ -253,17 +257,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _writer(args: argparse.Namespace, config: Config, truth: str | None):
+    """A LandingWriter, or with --kafka a KafkaWriter (same interface), and a description of where it writes."""
+    if not args.kafka:
+        landing = args.landing or config.landing_path
+        return LandingWriter(landing, truth), landing
+    from streaming.kafka_writer import KafkaWriter  # imports this module
+
+    topic = args.topic or config.source.kafka.topic
+    if not topic:
+        raise UsageError("--kafka needs --topic (the config names no source.kafka.topic)")
+    return KafkaWriter(args.kafka, topic, truth, key=config.schema.key), f"Kafka topic {topic} at {args.kafka}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     config = load_config(args.config)
-    landing = args.landing or config.landing_path
     if args.rate <= 0 or args.file_seconds <= 0:
         raise UsageError("--rate and --file-seconds must be positive")
+    if args.topic and not args.kafka:
+        raise UsageError("--topic needs --kafka BOOTSTRAP")
     if args.replay:
         if not args.time_col:
             raise UsageError("--replay needs --time-col")
-        n = replay_csv(args.replay, args.time_col, args.speed, config, LandingWriter(landing, None), args.file_seconds)
-        print(f"generator: replayed {n} rows into {landing}")
+        writer, target = _writer(args, config, None)
+        n = replay_csv(args.replay, args.time_col, args.speed, config, writer, args.file_seconds)
+        print(f"generator: replayed {n} rows into {target}")
         return 0
     missing = [f for f in config.features if f not in METRICS]
     if missing:
@@ -273,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     start = _parse_time(args.start) if args.start else None
     sim = FleetSimulator(args.devices, args.seed, args.anomaly_rate,
                          drift_start=start if start is not None else time.time())
-    writer = LandingWriter(landing, args.truth or config.lake_path("truth"))
-    print(f"generator: {args.rate:g} events/s from {args.devices} devices into {landing}", flush=True)
+    writer, target = _writer(args, config, args.truth or config.lake_path("truth"))
+    print(f"generator: {args.rate:g} events/s from {args.devices} devices into {target}", flush=True)
     n = run_generator(sim, writer, args.rate, args.duration, args.file_seconds, start,
                       log=lambda m: print(m, flush=True))
     print(f"generator: done, {n} events", flush=True)
