@@ -7,6 +7,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import Config
+from streaming.kafka_source import kafka_source, reader_options
 
 
 def file_source(spark: SparkSession, config: Config) -> DataFrame:
@@ -29,8 +30,22 @@ def file_source(spark: SparkSession, config: Config) -> DataFrame:
     )
 
 
-SOURCES = {"files": file_source}
+SOURCES = {"files": file_source, "kafka": kafka_source}
+# Jar groups (lakehouse/jars.py) a source needs on Spark's classpath beyond Delta.
+SOURCE_JARS = {"files": (), "kafka": ("kafka",)}
 
 
 def open_source(spark: SparkSession, config: Config) -> DataFrame:
     return SOURCES[config.source.kind](spark, config)
+
+
+def jar_groups(config: Config) -> tuple[str, ...]:
+    """The jar groups a SparkSession reading this config's source needs."""
+    return ("delta", *SOURCE_JARS[config.source.kind])
+
+
+def describe_source(config: Config) -> str:
+    """Where the stream reads from, for logs (no client settings: they may hold secrets)."""
+    if config.source.kind == "kafka":
+        return f"Kafka topic {config.source.kafka.topic} at {reader_options(config)['kafka.bootstrap.servers']}"
+    return f"landing {config.landing_path}"

@@ -16,13 +16,23 @@ LABELED = ROOT.parent / "shared" / "data" / "labeled"
 
 @pytest.fixture(scope="session")
 def spark():
-    session = build_spark("isoguard-tests", master="local[2]", conf={
+    session = build_spark("isoguard-tests", master="local[2]", jar_groups=("delta", "kafka"), conf={
         "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "2",
         "spark.default.parallelism": "2",
     })
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    """A real single-node Kafka broker (KRaft) on loopback ports, shared by the Kafka tests."""
+    from kafka_broker import KafkaBroker
+
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka")).start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture(scope="session")
