@@ -88,6 +88,26 @@ def test_anomalies_timeline_and_point_details(browser, url, sample_lake, screens
     assert label.started_at == row.event_time == label.ended_at
 
 
+def choose(browser, dropdown_id: str, label: str) -> None:
+    browser.find_element(By.ID, dropdown_id).click()
+    option = WebDriverWait(browser, WAIT).until(
+        lambda b: [o for o in b.find_elements(By.CSS_SELECTOR, "[role=option]") if o.text == label])[0]
+    option.click()
+
+
+def test_anomalies_filtered_by_key_and_time_range(browser, url, sample_lake, screenshot):
+    config = sample_lake["config"]
+    scores = table(config, "scores")
+    mine = scores[(scores.device_id == "dev-0001") & (scores.event_time > scores.event_time.max() - pd.Timedelta(minutes=30))]
+    browser.get(url + "/anomalies")
+    wait_for_text(browser, "anomaly-summary", lambda t: "scores and" in t)
+    choose(browser, "anomaly-key", "dev-0001")
+    choose(browser, "anomaly-range", "last 30 min")
+    summary = wait_for_text(browser, "anomaly-summary", lambda t: t.endswith("for dev-0001"))
+    assert summary.startswith(f"{len(mine):,} scores and {int(mine.is_anomaly.sum()):,} anomalies")
+    screenshot(browser, "dashboard-anomalies-one-key")
+
+
 def test_labelling_an_alert_appends_to_labels(browser, url, sample_lake, screenshot):
     config = sample_lake["config"]
     alerts = table(config, "alerts")
