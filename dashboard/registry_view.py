@@ -19,6 +19,18 @@ TAGS = ("training_window", "training_start", "training_end", "events_version", "
 METRICS = ("holdout_roc_auc", "holdout_pr_auc", "holdout_f1", "holdout_alert_rate", "training_rows")
 
 
+def _minute(stamp: str | None) -> str | None:
+    """An ISO timestamp tag to the minute, in UTC ('2026-11-20 23:49'); other text as it is."""
+    if not stamp:
+        return stamp
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
 @dataclass(frozen=True)
 class ModelVersion:
     version: str
@@ -30,13 +42,14 @@ class ModelVersion:
     @property
     def training_window(self) -> str:
         window = self.tags.get("training_window", "")
-        start, end = self.tags.get("training_start"), self.tags.get("training_end")
+        start, end = (_minute(self.tags.get(t)) for t in ("training_start", "training_end"))
         span = f"{start} to {end}" if start and end else ""
         return f"{window} ({span})" if window and span else window or span
 
     @property
     def promoted_at(self) -> str | None:
-        return self.tags.get("promoted_at")
+        """When it became champion (UTC, to the minute), where the retrain recorded it."""
+        return _minute(self.tags.get("promoted_at"))
 
 
 @dataclass(frozen=True)

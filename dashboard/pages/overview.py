@@ -58,7 +58,7 @@ def model_detail(ctx: Context, stream_version: str | None) -> str:
     if champion is None:
         return ctx.no_model()
     text = (f"champion v{champion.version}, trained on {champion.training_window or 'an unrecorded window'}, "
-            f"promoted {champion.promoted_at or 'at registration ' + when(champion.registered_at)}")
+            f"promoted {champion.promoted_at or 'at registration ' + when(champion.registered_at)} UTC")
     if stream_version and stream_version != champion.version:
         text += f"; the stream still scores with v{stream_version} until it picks up the new champion"
     return text

@@ -47,8 +47,8 @@ def test_overview_shows_stream_health_and_the_champion(browser, url, sample_lake
     assert text_of(browser, "kpi-open-alerts") == str((alerts.status == "open").sum())
     assert text_of(browser, "kpi-model-version") == f"v{sample_lake['champion']}"
     detail = text_of(browser, "model-detail")
-    assert f"champion v{sample_lake['champion']}" in detail and "2026-11-20" in detail
-    assert "promoted 2026-11-21T00:05:00+00:00" in detail
+    assert f"champion v{sample_lake['champion']}, trained on 2026-11-20 (2026-11-20 00:00 to 2026-11-20 23:49)" in detail
+    assert "promoted 2026-11-21 00:05 UTC" in detail
     assert not browser.find_elements(By.ID, "drift-flag"), "no drift table, so no drift status"
     assert "processing rate" in text_of(browser, "rates")
     screenshot(browser, "dashboard-overview")
