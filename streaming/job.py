@@ -83,13 +83,15 @@ def main(argv: list[str] | None = None) -> int:
             gold = start_gold_streams(spark, config, available_now=True)
             while not stop_requested.is_set() and (active := [g.query for g in gold if g.query.isActive]):
                 active[0].awaitTermination(1)
+        # Stopping can end a query with a refused batch's error: only failures before a stop request count.
+        problem = None if stop_requested.is_set() else (
+            f"stream failed: {query.exception()}" if query.exception() else failure(gold))
         if stop_requested.is_set():
             log.warning("stop requested: finishing the current micro-batches, then stopping")
         sink.refuse_new_batches()
         query.stop()
         for g in gold:
             g.stop()
-        problem = f"stream failed: {query.exception()}" if query.exception() else failure(gold)
         if problem:
             raise RuntimeError(problem)
         if stop_requested.is_set():
