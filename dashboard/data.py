@@ -48,6 +48,7 @@ class _Window:
     start: datetime
     end: datetime
     narrowed: bool
+    keys: list[str]           # every key in those files
 
 
 def _utc(micros: int) -> datetime:
@@ -66,6 +67,7 @@ class LakeReader:
         self._tables: dict[str, DeltaFollower] = {}
         self._memo: dict[tuple, tuple[tuple[int, int], object]] = {}
         self._locks: dict[str, threading.RLock] = {}  # Dash serves callbacks in threads: one reader per table at a time
+        self._points: dict[tuple, tuple[_Window, ScoreWindow]] = {}
         self.problems: dict[str, str] = {}            # table -> why it cannot be read (it reads as missing)
 
     def _lock(self, name: str) -> threading.RLock:
@@ -131,8 +133,12 @@ class LakeReader:
             narrowed = left_out_until is not None and _micros(left_out_until) > start_us
             if narrowed:  # every row after the newest one left out is in the files kept
                 start_us = _micros(left_out_until)
+            key = self.config.schema.key
+            keys = set().union(*t.per_file("window-keys", [key], files,
+                                           lambda part: set(pc.unique(part[key]).to_pylist())))
             return _Window(rows, times > start_us, rows["is_anomaly"].to_numpy(),
-                           rows["anomaly_score"].to_numpy(), _utc(start_us), _utc(end_us), narrowed)
+                           rows["anomaly_score"].to_numpy(), _utc(start_us), _utc(end_us), narrowed,
+                           sorted(k for k in keys if k is not None))
         return self._once_per_version("scores", ("window", minutes), compute)
 
     def score_window(self, minutes: int, key: str | None = None) -> ScoreWindow | None:
@@ -141,18 +147,20 @@ class LakeReader:
         if window is None:
             return None
         s = self.config.schema
-
-        def compute(_):
-            keys = sorted(k for k in pc.unique(window.rows[s.key]).to_pylist() if k is not None)
+        with self._lock("scores"):
+            hit = self._points.get((minutes, key))
+            if hit is not None and hit[0] is window:  # computed from this very window already
+                return hit[1]
             selected = window.in_window
             if key:
                 selected = selected & pc.equal(window.rows[s.key], key).to_numpy(zero_copy_only=False)
             chosen = thin_out(selected, window.flagged, window.scores, MAX_POINTS)
             points = window.rows.take(chosen).to_pandas().sort_values(s.event_time, kind="stable")
-            return ScoreWindow(points=points.reset_index(drop=True), keys=keys, start=window.start, end=window.end,
-                               rows=int(selected.sum()), anomalies=int((selected & window.flagged).sum()),
-                               narrowed=window.narrowed)
-        return self._once_per_version("scores", ("points", minutes, key), compute)
+            shown = ScoreWindow(points=points.reset_index(drop=True), keys=window.keys, start=window.start,
+                                end=window.end, rows=int(selected.sum()),
+                                anomalies=int((selected & window.flagged).sum()), narrowed=window.narrowed)
+            self._points[(minutes, key)] = (window, shown)
+            return shown
 
     def scores(self, hours: float = 24, columns: list[str] | None = None) -> pd.DataFrame | None:
         """Every score of the latest `hours` of event time (for analysis: not thinned), oldest first."""
