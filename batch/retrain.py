@@ -1,15 +1,27 @@
-"""The nightly retrain: events of a day -> features -> isolation forest -> MLflow champion.
+"""The nightly retrain: a day of events -> hygiene -> isolation forest -> holdout gates -> MLflow.
 
+    spark-submit batch/retrain.py --config conf/default.toml                    # the last complete UTC day
     spark-submit batch/retrain.py --config conf/default.toml --date 2026-11-21
-    python -m batch.retrain --config conf/default.toml --all
+    python -m batch.retrain --config conf/default.toml --all [--force]
+
+`events` is read once, at a pinned Delta version (batch.window). The latest
+`retrain.holdout_fraction` of the window by event time is held out; from the
+rest, quarantined, analyst-labelled and flagged events are dropped
+(batch.hygiene) and the forest is fitted. New model and champion are scored on
+the holdout (batch.evaluation); the version is registered with its metrics,
+plots and tags; `champion` moves to it only if the gates pass (models.gates),
+otherwise it becomes `challenger`. Moving the alias is the last step that
+touches the model, so a run that fails before it leaves the champion as it
+was. Table maintenance follows (batch.maintenance). A window that already has a
+finished version is skipped; `--force` trains again and overrides the gates.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timezone
 
 if __package__ in (None, ""):  # run as a file by spark-submit: make the project importable
     import os
@@ -19,58 +31,118 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make the project
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from batch import hygiene, maintenance
+from batch.evaluation import Comparison, labelled
+from batch.window import TrainingWindow, holdout_cutoff, last_complete_day, read_days, read_window, split_at
 from features.engineering import build_features
 from lakehouse.catalog import ensure_tables, table_path
 from lakehouse.cli import UsageError, run_cli
 from lakehouse.config import Config, load_config
 from lakehouse.session import build_spark
-from models import registry
-from models.forest import IsolationForest
+from models import gates, registry
+from models.forest import IsolationForest, IsolationForestModel
 
 log = logging.getLogger("isoguard.retrain")
+ISO_UTC = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"  # the session time zone is UTC
 
 
 @dataclass(frozen=True)
 class RetrainResult:
     version: str
+    window: str
+    events_version: int
     rows: int
-    threshold: float
+    threshold: float | None
     promoted: bool
+    decision: str
+    excluded: dict[str, int]
+    skipped: bool = False
+
+    def summary(self) -> str:
+        if self.skipped:
+            return (f"retrain {self.window}: version {self.version} already trained on this window; nothing to do "
+                    f"(--force trains again)")
+        reasons = ", ".join(f"{r} {self.excluded[r]}" for r in hygiene.REASONS)
+        return (f"retrain {self.window} (events version {self.events_version}): {self.rows} training events, "
+                f"excluded {self.excluded['total']} ({reasons}); version {self.version}, "
+                f"threshold {self.threshold:.4f}; {self.decision}")
 
 
-def training_events(spark: SparkSession, config: Config, day: date | None) -> tuple[DataFrame, str]:
-    """The events of one day (None = everything so far) and a label for the window."""
-    events = spark.read.format("delta").load(table_path(config, "events"))
-    if day is None:
-        return events, "all"
-    return events.filter(F.col("event_date") == F.lit(day)), day.isoformat()
+def fit(training: DataFrame, config: Config) -> IsolationForestModel:
+    m = config.model
+    return IsolationForest(inputCols=list(config.features), numTrees=m.num_trees, maxSamples=m.max_samples,
+                           maxFeatures=m.max_features, contamination=m.contamination, seed=m.seed).fit(training)
 
 
-def retrain(spark: SparkSession, config: Config, day: date | None) -> RetrainResult:
-    """Fit, calibrate, register; point `champion` at the new version."""
-    events, window = training_events(spark, config, day)
+def clean_training(spark: SparkSession, config: Config, window: TrainingWindow, before: DataFrame):
+    """The pre-holdout rows minus hygiene exclusions, and the exclusion counts per reason."""
+    read = lambda name: spark.read.format("delta").load(table_path(config, name))  # noqa: E731
+    excluded = hygiene.exclusions(before, config, quarantine=read("quarantine"), labels=read("labels"),
+                                  scores=read_days(spark, config, "scores", window.day),
+                                  margin=config.retrain.exclude_score_margin)
+    return hygiene.without(before, excluded, config), hygiene.count_by_reason(before, excluded, config)
+
+
+def retrain(spark: SparkSession, config: Config, day: date | None, force: bool = False) -> RetrainResult:
+    """Train on `day` (None: every event so far), gate, register, promote or keep as challenger, maintain."""
+    events, window = read_window(spark, config, day)
+    if not force:
+        done = registry.finished_version(config, window.label, None if day else window.events_version)
+        if done:
+            log.info("window %s already has version %s; skipping (--force trains again)", window.label, done)
+            return RetrainResult(done, window.label, window.events_version, 0, None, False, "", {}, skipped=True)
     features = build_features(events, config).persist()
+    frames = [features]
     try:
-        rows = features.count()
-        if rows < 2:
-            raise UsageError(f"no events to train on for {window}: let the stream run first")
-        estimator = IsolationForest(
-            inputCols=list(config.features), numTrees=config.model.num_trees, maxSamples=config.model.max_samples,
-            contamination=config.model.contamination, seed=config.model.seed,
-        )
-        model = estimator.fit(features)
-        bounds = features.agg(F.min(config.schema.event_time).alias("start"),
-                              F.max(config.schema.event_time).alias("end")).first()
+        if features.isEmpty():
+            raise UsageError(f"no events to train on for {window.label}: let the stream run first")
+        time_col = config.schema.event_time
+        cutoff = holdout_cutoff(features, time_col, config.retrain.holdout_fraction)
+        before, holdout = split_at(features, time_col, cutoff)
+        training, excluded = clean_training(spark, config, window, before)
+        training = training.persist()
+        holdout = labelled(spark, config, holdout).persist()
+        frames += [training, holdout]
+        span = training.agg(F.count(F.lit(1)).alias("rows"), F.date_format(F.min(time_col), ISO_UTC).alias("start"),
+                            F.date_format(F.max(time_col), ISO_UTC).alias("end")).first()
+        if span.rows < 2:
+            raise UsageError(f"only {span.rows} events left to train on for {window.label} after the holdout and "
+                             f"exclusions {excluded}")
+        log.info("retrain %s: %d training events, excluded %s", window.label, span.rows, excluded)
+        model = fit(training, config)
+        comparison = Comparison.run(model, training, holdout, config)
+        decision = gates.decide(comparison.challenger, comparison.champion, config.retrain, force)
+        version = register(model, config, window, span, cutoff, excluded, comparison, decision)
+        if decision.promote:
+            registry.promote(config, version)
+        else:
+            registry.set_alias(config, version, registry.CHALLENGER)
+        registry.tag_version(config, version, {registry.DECISION_TAG: decision.summary})
+        log.warning("%s version %s (threshold %.4f, window %s): %s", config.model.name, version, model.threshold_,
+                    window.label, decision.summary)
+        maintenance.maintain(spark, config, day, training, window.label, window.events_version)
     finally:
-        features.unpersist()
-    training = {"window": window, "rows": rows, "sample_rows": model.sample_size_,
-                "start": str(bounds.start), "end": str(bounds.end)}
-    version = registry.register_model(model, config, training,
-                                      metrics={"training_rows": rows, "sample_rows": model.sample_size_})
-    registry.set_alias(config, version, registry.CHAMPION)
-    log.warning("registered %s version %s (threshold %.4f, %d rows, window %s) and made it champion",
-                config.model.name, version, model.threshold_, rows, window)
-    return RetrainResult(version=version, rows=rows, threshold=model.threshold_, promoted=True)
+        for frame in frames:
+            frame.unpersist()
+    return RetrainResult(version, window.label, window.events_version, span.rows, model.threshold_,
+                         decision.promote, decision.summary, excluded)
+
+
+def register(model, config: Config, window: TrainingWindow, span, cutoff: datetime, excluded: dict[str, int],
+             comparison: Comparison, decision: gates.GateDecision) -> str:
+    """Log and register the new version with everything a reader needs to trust it."""
+    holdout_start = cutoff.isoformat()
+    training = {"window": window.label, "events_version": window.events_version, "rows": span.rows,
+                "sample_rows": model.sample_size_, "start": span.start, "end": span.end,
+                "holdout_start": holdout_start, "excluded": excluded}
+    metrics = {"training_rows": span.rows, "sample_rows": model.sample_size_,
+               **{f"excluded_{reason}": count for reason, count in excluded.items()}, **comparison.metrics()}
+    params = {"training_window": window.label, "events_version": window.events_version,
+              **{f"retrain_{key}": value for key, value in asdict(config.retrain).items()}}
+    tags = {"training_start": span.start, "training_end": span.end, "events_version": window.events_version,
+            "holdout_start": holdout_start}
+    return registry.register_model(model, config, training, metrics, params, tags,
+                                   comparison.artifacts(decision, excluded))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -78,8 +150,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--config", default="conf/default.toml")
     parser.add_argument("--master", default=None, help="Spark master (default local[*])")
     when = parser.add_mutually_exclusive_group()
-    when.add_argument("--date", default=None, help="train on this event date, YYYY-MM-DD (default: yesterday, UTC)")
+    when.add_argument("--date", default=None,
+                      help="train on this event date, YYYY-MM-DD (default: yesterday, the last complete UTC day)")
     when.add_argument("--all", action="store_true", help="train on every event so far")
+    parser.add_argument("--force", action="store_true",
+                        help="train even if this window already has a version, and promote it whatever the gates say")
     return parser.parse_args(argv)
 
 
@@ -89,13 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     day = None
     if not args.all:
         try:
-            day = date.fromisoformat(args.date) if args.date else datetime.now(timezone.utc).date() - timedelta(days=1)
+            day = date.fromisoformat(args.date) if args.date else last_complete_day(datetime.now(timezone.utc))
         except ValueError:
             raise UsageError(f"--date: expected YYYY-MM-DD, got {args.date!r}") from None
     spark = build_spark("isoguard-retrain", master=args.master)
     ensure_tables(spark, config)
-    result = retrain(spark, config, day)
-    print(f"retrain: version {result.version} on {result.rows} events, threshold {result.threshold:.4f}, champion")
+    print(retrain(spark, config, day, force=args.force).summary())
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import joblib
@@ -27,6 +28,8 @@ from lakehouse.config import Config
 from models.forest import IsolationForestModel
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"
+DECISION_TAG = "gate_decision"  # written last by a retrain: a version without it belongs to a run that did not finish
 log = logging.getLogger(__name__)
 
 
@@ -77,8 +80,15 @@ def register_model(
     training: dict,
     metrics: dict[str, float],
     params: dict | None = None,
+    tags: dict[str, str] | None = None,
+    artifacts: dict[str, object] | None = None,
 ) -> str:
-    """Log the model to MLflow, register it as a new version, return the version."""
+    """Log the model to MLflow, register it as a new version, return the version.
+
+    `tags` become version tags next to `features`, `threshold` and
+    `training_window`; `artifacts` (run-relative path -> matplotlib figure or
+    dict) are logged to the same run.
+    """
     client = client_for(config)
     meta = {
         "features": model.features,
@@ -99,6 +109,8 @@ def register_model(
                                "features": ",".join(meta["features"]),
                                **(params or {})})
             mlflow.log_metrics({"threshold": meta["threshold"], **metrics})
+            for path, artifact in (artifacts or {}).items():
+                (mlflow.log_dict if isinstance(artifact, dict) else mlflow.log_figure)(artifact, path)
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=IsoguardPyfunc(),
@@ -108,14 +120,35 @@ def register_model(
                                   f"pandas=={pd.__version__}", f"mlflow=={mlflow.__version__}"],
             )
     version = str(info.registered_model_version)
-    for key, value in (("features", ",".join(meta["features"])), ("threshold", repr(meta["threshold"])),
-                       ("training_window", str(training.get("window", "")))):
-        client.set_model_version_tag(config.model.name, version, key, value)
+    tag_version(config, version, {"features": ",".join(meta["features"]), "threshold": repr(meta["threshold"]),
+                                  "training_window": str(training.get("window", "")), **(tags or {})})
     return version
+
+
+def tag_version(config: Config, version: str, tags: dict[str, str]) -> None:
+    client = client_for(config)
+    for key, value in tags.items():
+        client.set_model_version_tag(config.model.name, version, key, str(value))
 
 
 def set_alias(config: Config, version: str, alias: str = CHAMPION) -> None:
     client_for(config).set_registered_model_alias(config.model.name, alias, version)
+
+
+def promote(config: Config, version: str) -> None:
+    """Point `champion` at the version and record when (`promoted_at`, ISO UTC)."""
+    set_alias(config, version, CHAMPION)
+    tag_version(config, version, {"promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
+def finished_version(config: Config, training_window: str, events_version: int | None = None) -> str | None:
+    """The newest version a finished retrain registered for this window (and events version, if given)."""
+    client = client_for(config)
+    query = f"name = '{config.model.name}' AND tags.training_window = '{training_window}'"
+    found = [v for v in client.search_model_versions(query)
+             if DECISION_TAG in v.tags
+             and (events_version is None or v.tags.get("events_version") == str(events_version))]
+    return str(max(int(v.version) for v in found)) if found else None
 
 
 def alias_version(config: Config, alias: str = CHAMPION) -> str | None:

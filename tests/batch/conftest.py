@@ -63,3 +63,8 @@ class Lake:
 def lake(spark, tmp_path):
     return Lake(spark, config_in(tmp_path / "lake"))
 
+
+
+@pytest.fixture(scope="module")
+def module_lake(spark, tmp_path_factory):
+    return Lake(spark, config_in(tmp_path_factory.mktemp("retrain") / "lake"))

@@ -1,0 +1,225 @@
+"""The nightly retrain against a real lake and MLflow store: hygiene, holdout gates, tags, idempotence, failure.
+
+One history, built stage by stage (module fixtures, each on top of the previous):
+  first:  day 1 through the CLI: the first model (v1) is always promoted;
+  rerun:  day 1 again: skipped, nothing registered;
+  forced: day 1 with --force after the stream scored it with v1: flagged events excluded, v2 forced to champion;
+  worse:  day 2 with a crippled forest (one tree of four rows, one feature): kept as challenger (v3);
+  failed: day 3 with the registry refusing to move aliases: fails, the champion stays, nothing blocks a rerun.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import sqlite3
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from batch.retrain import main, retrain
+from batch.window import latest_version
+from lakehouse.catalog import table_path
+from models import registry
+from tests_support import ROOT
+
+D1, D2, D3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
+ALERT = ("dev-0002", datetime(2026, 11, 18, 2, 0), datetime(2026, 11, 18, 4, 0))
+
+
+def midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def versions(config) -> dict[str, dict]:
+    client = MlflowClient(config.tracking_uri)
+    return {str(v.version): v.tags for v in client.search_model_versions(f"name = '{config.model.name}'")}
+
+
+def run_metrics(config, version) -> dict[str, float]:
+    client = MlflowClient(config.tracking_uri)
+    return client.get_run(client.get_model_version(config.model.name, version).run_id).data.metrics
+
+
+@contextlib.contextmanager
+def aliases_refused(config):
+    """The registry's database rejects every alias change, as a failing store would."""
+    db = sqlite3.connect(config.lake_path("mlflow.db"))
+    for event in ("INSERT", "UPDATE"):
+        db.execute(f"CREATE TRIGGER refuse_{event.lower()} BEFORE {event} ON registered_model_aliases "
+                   "BEGIN SELECT RAISE(ABORT, 'registry is read-only'); END")
+    db.commit()
+    try:
+        yield
+    finally:
+        for event in ("insert", "update"):
+            db.execute(f"DROP TRIGGER refuse_{event}")
+        db.commit()
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def first(spark, module_lake, tmp_path_factory):
+    """Three days of events with truth files, a quarantined duplicate and analyst labels; day 1 through the CLI."""
+    lake, config = module_lake, module_lake.config
+    days = {}
+    truth_dir = Path(config.lake_path("truth"))
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    for day in (D1, D2, D3):
+        events, truth = lake.generate(midnight(day), 3000, anomaly_rate=0.01)
+        lake.append_events(events)
+        truth.to_csv(truth_dir / f"{day}.csv", index=False)
+        days[day] = events
+    d1 = days[D1].assign(event_time=pd.to_datetime(days[D1].event_time, utc=True).dt.tz_localize(None))
+    lake.append_quarantine([f'{{"event_id": "{d1.event_id.iloc[0]}", "device_id": "dev-0001", "cpu_pct": "n/a"}}'])
+    labelled_id = d1.event_id.iloc[10]
+    lake.append_labels([
+        ("l1", "event", labelled_id, None, None, None, "true_positive", "ana", None, datetime(2026, 11, 21, 9)),
+        ("l2", "alert", "a-7", *ALERT, "true_positive", "ana", None, datetime(2026, 11, 21, 9)),
+        ("l3", "event", d1.event_id.iloc[11], None, None, None, "false_positive", "ana", None, datetime(2026, 11, 21, 9)),
+    ])
+    in_alert = d1[(d1.device_id == ALERT[0]) & d1.event_time.between(ALERT[1], ALERT[2])]
+
+    toml = tmp_path_factory.mktemp("conf") / "retrain.toml"
+    toml.write_text((ROOT / "conf" / "default.toml").read_text().replace('root = "lake"', f'root = "{config.lake_root}"'))
+    events_version = latest_version(spark, table_path(config, "events"))
+    stdout = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout):
+            assert main(["--config", str(toml), "--date", D1.isoformat()]) == 0
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "2")  # main() builds the session with the job's defaults
+    return dict(lake=lake, config=config, days=days, stdout=stdout.getvalue(), v1=registry.alias_version(config),
+                events_version=events_version, expected_labelled=len(set(in_alert.event_id) | {labelled_id}))
+
+
+@pytest.fixture(scope="module")
+def rerun(spark, first):
+    before = set(versions(first["config"]))
+    return dict(result=retrain(spark, first["config"], D1), before=before, after=set(versions(first["config"])))
+
+
+@pytest.fixture(scope="module")
+def forced(spark, first, rerun):
+    """The stream scored day 1 with v1; day 1 again with --force."""
+    config = first["config"]
+    first["lake"].append_scores(first["days"][D1], registry.load_version(config, first["v1"]))
+    return retrain(spark, config, D1, force=True)
+
+
+@pytest.fixture(scope="module")
+def worse(spark, first, forced):
+    """Day 2 with a crippled forest: one tree of four rows, one feature per tree."""
+    config = first["config"]
+    crippled = dataclasses.replace(config, model=dataclasses.replace(config.model, num_trees=1, max_samples=4,
+                                                                     max_features=0.125))
+    return dict(result=retrain(spark, crippled, D2), champion=registry.alias_version(config))
+
+
+@pytest.fixture(scope="module")
+def failed(spark, first, worse):
+    """Day 3 while the registry refuses to move aliases."""
+    config = first["config"]
+    before = registry.alias_version(config)
+    with aliases_refused(config), pytest.raises(Exception, match="registry is read-only"):
+        retrain(spark, config, D3)
+    return dict(before=before, champion=registry.alias_version(config), versions=versions(config))
+
+
+def test_the_first_model_is_promoted_with_its_exclusions_reported(first):
+    config, v1 = first["config"], first["v1"]
+    assert v1 is not None
+    metrics = run_metrics(config, v1)
+    assert metrics["excluded_quarantined"] == 1
+    assert metrics["excluded_labelled"] == first["expected_labelled"] >= 2
+    assert metrics["excluded_flagged"] == 0, "nothing was scored yet"
+    assert metrics["excluded_total"] == 1 + first["expected_labelled"]
+    out = first["stdout"]
+    assert f"excluded {int(metrics['excluded_total'])} (quarantined 1, labelled {first['expected_labelled']}, " \
+           f"flagged 0)" in out
+    assert f"version {v1}" in out and "promoted: first model, nothing to compare with" in out
+
+
+def test_the_version_records_window_data_version_threshold_and_decision(first):
+    config, v1 = first["config"], first["v1"]
+    tags = versions(config)[v1]
+    assert tags["training_window"] == D1.isoformat()
+    assert tags["events_version"] == str(first["events_version"])
+    assert tags["training_start"].startswith("2026-11-18T00:") and tags["training_end"].startswith("2026-11-18T")
+    assert tags["training_start"] < tags["holdout_start"]
+    assert tags["features"] == ",".join(config.features) and 0 < float(tags["threshold"]) < 1
+    assert tags["gate_decision"] == "promoted: first model, nothing to compare with"
+    assert datetime.fromisoformat(tags["promoted_at"]).tzinfo is not None
+    metrics = run_metrics(config, v1)
+    day_rows = len(first["days"][D1])
+    # Training rows, exclusions and holdout partition exactly the day's events at the recorded version.
+    assert metrics["training_rows"] + metrics["excluded_total"] + metrics["holdout_rows"] == day_rows
+    assert 0.15 <= metrics["holdout_rows"] / day_rows <= 0.25
+    for name in ("holdout_roc_auc", "holdout_pr_auc", "holdout_f1", "holdout_precision", "holdout_recall",
+                 "holdout_alert_rate", "score_shift", "sample_rows"):
+        assert name in metrics, name
+    assert metrics["holdout_roc_auc"] > 0.8, "the generator's truth files label the holdout"
+
+
+def test_plots_and_summary_are_logged_with_the_run(first):
+    config, v1 = first["config"], first["v1"]
+    mlflow.set_tracking_uri(config.tracking_uri)
+    client = MlflowClient(config.tracking_uri)
+    run_id = client.get_model_version(config.model.name, v1).run_id
+    logged = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+    assert logged == {"evaluation/score_histogram.png", "evaluation/precision_recall.png", "evaluation/summary.json"}
+    summary = mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/summary.json")
+    assert summary["gate_decision"].startswith("promoted") and summary["excluded"]["quarantined"] == 1
+
+
+def test_the_same_date_twice_registers_one_version(first, rerun):
+    result = rerun["result"]
+    assert result.skipped and result.version == first["v1"]
+    assert rerun["after"] == rerun["before"]
+    assert "already trained on this window" in result.summary()
+
+
+def test_force_retrains_without_the_events_the_serving_model_flagged(first, forced):
+    config = first["config"]
+    assert not forced.skipped and forced.promoted
+    assert forced.excluded["flagged"] > 0 and forced.excluded["quarantined"] == 1
+    assert versions(config)[forced.version]["gate_decision"].startswith("forced: ")
+    assert registry.alias_version(config) == forced.version
+    metrics = run_metrics(config, forced.version)
+    assert metrics["champion_holdout_rows"] == metrics["holdout_rows"], "the champion was scored on the same holdout"
+    assert "champion_holdout_pr_auc" in metrics and "champion_score_shift" in metrics
+
+
+def test_a_worse_challenger_is_kept_as_challenger(first, forced, worse):
+    config, result = first["config"], worse["result"]
+    assert not result.promoted
+    assert result.decision.startswith("kept as challenger: ") and "pr_auc" in result.decision
+    assert worse["champion"] == forced.version, "the champion stayed where it was"
+    client = MlflowClient(config.tracking_uri)
+    assert str(client.get_model_version_by_alias(config.model.name, "challenger").version) == result.version
+    tags = versions(config)[result.version]
+    assert tags["gate_decision"] == result.decision and "promoted_at" not in tags
+    metrics = run_metrics(config, result.version)
+    assert metrics["holdout_pr_auc"] < metrics["champion_holdout_pr_auc"] - config.retrain.max_metric_drop
+
+
+def test_a_run_that_fails_before_promotion_leaves_the_champion_and_does_not_block_a_rerun(first, failed):
+    config = first["config"]
+    assert failed["champion"] == failed["before"]
+    unfinished = [v for v, tags in failed["versions"].items() if tags.get("training_window") == D3.isoformat()]
+    assert unfinished and all("gate_decision" not in failed["versions"][v] for v in unfinished)
+    assert registry.finished_version(config, D3.isoformat()) is None, "a rerun of day 3 trains again"
+
+
+def test_maintenance_left_baselines_and_compacted_partitions(first, worse, spark):
+    config = first["config"]
+    baselines = spark.read.format("delta").load(table_path(config, "baselines"))
+    assert {r.window for r in baselines.select("window").distinct().collect()} == {D2.isoformat()}
+    assert baselines.count() == 8 * len(config.features)
+    events = spark.read.format("delta").load(table_path(config, "events"))
+    for day in (D1, D2):
+        assert len(events.filter(events.event_date == day).inputFiles()) == 1, "one file per trained day"
