@@ -19,9 +19,9 @@ from pyspark.sql import functions as F
 from lakehouse.catalog import alerts_schema, table_path
 from lakehouse.config import Config
 from streaming.gold import GoldQuery, GoldWriter, read_table_stream
+from streaming.summaries import MICROS, from_micros, to_micros
 
 QUERY_NAME = "isoguard-alerts"
-MICROS = 1_000_000
 TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
 TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 TXN_AUTO_RESET = "spark.databricks.delta.write.txnVersion.autoReset.enabled"
@@ -70,7 +70,7 @@ def incident_updates(open_alerts: DataFrame, anomalies: DataFrame, config: Confi
         F.max("peak").alias("peak"),
         F.max("grew").alias("grew"),
     )
-    closed = F.unix_micros("ended_at") < F.lit(_micros(clock) - gap)
+    closed = F.unix_micros("ended_at") < F.lit(to_micros(clock) - gap)
     first_anomaly = F.date_format("started_at", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")  # the session time zone is UTC
     updates = incidents.filter(F.col("grew") | closed).select(
         F.coalesce("alert_id", F.concat_ws("@", key, first_anomaly)).alias("alert_id"),
@@ -83,11 +83,6 @@ def incident_updates(open_alerts: DataFrame, anomalies: DataFrame, config: Confi
         F.when(closed, F.lit(now).cast("timestamp")).alias("closed_at"),
     )
     return updates.select(*[field.name for field in alerts_schema(config).fields])
-
-
-def _micros(moment: datetime) -> int:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return round(moment.timestamp() * MICROS)
 
 
 def merge_incidents(spark: SparkSession, config: Config, updates: DataFrame) -> None:
@@ -114,7 +109,7 @@ class AlertWriter(GoldWriter):
         if newest is None:
             return
         self._clock = max(newest, self._clock or newest)
-        clock = datetime.fromtimestamp(self._clock / MICROS, tz=timezone.utc)
+        clock = from_micros(self._clock)
         anomalies = batch.filter(F.col("is_anomaly"))
         open_alerts = (spark.read.format("delta").load(table_path(self.config, "alerts"))
                        .filter(F.col("status") == "open"))

@@ -10,7 +10,7 @@ is dropped silently.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -25,6 +25,7 @@ QUANTILES = (0.5, 0.95, 0.99)
 # percentile_approx accuracy: rank error at most 1/1000 of the window's count, with a small state per window.
 ACCURACY = 1000
 MICROS = 1_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def feature_summary(events: DataFrame, config: Config) -> DataFrame:
@@ -73,16 +74,27 @@ def window_end_micros(event_time: Column, window_seconds: int) -> Column:
     return micros - F.pmod(micros, width) + width
 
 
+def from_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def to_micros(moment: datetime) -> int:
+    """Epoch microseconds; a naive datetime is local time, as PySpark reads it."""
+    return (moment.astimezone(timezone.utc) - EPOCH) // timedelta(microseconds=1)
+
+
 class LateEventCounter:
     """The main stream's event-time clock: counts the events of a micro-batch that arrived after their window closed.
 
     A window is final once the newest event time of the *earlier* micro-batches,
     minus the watermark, has passed its end; the rule of Spark's watermark for
-    the window aggregation. The summaries query trails the main stream, so its
-    watermark is never ahead of this clock: every event `feature_summary`
-    leaves out is counted here (a few counted ones may still have made it in
-    when the summaries query was behind). The newest event time is kept in
-    `stream_stats.max_event_time`, so the clock survives restarts.
+    the window aggregation. The summaries query trails the main stream and reads
+    whole commits of `events`, so its watermark is never ahead of this clock:
+    every event `feature_summary` leaves out is counted here, and a counted one
+    may still have made it into its window when the summaries query was behind.
+    (The Delta source splits a commit only when it catches up over more than
+    1000 files.) The newest event time is kept in `stream_stats.max_event_time`,
+    so the clock survives restarts.
 
     Per micro-batch: `aggregates()` in the batch's aggregation, `stats_columns()`
     for its stream_stats row, and `advance()` once that row is committed.
@@ -117,7 +129,7 @@ class LateEventCounter:
         """The stream_stats columns of a micro-batch, from the row of `aggregates()`."""
         seen = [t for t in (self._newest, totals.newest_event_micros) if t is not None]
         self._pending = max(seen) if seen else None
-        newest = datetime.fromtimestamp(self._pending / MICROS, tz=timezone.utc) if seen else None
+        newest = from_micros(self._pending) if seen else None
         return {"rows_late": totals.rows_late, "max_event_time": newest}
 
     def advance(self) -> None:
