@@ -24,6 +24,9 @@ LOCAL_CONF = {
     # Validation compiles to large generated methods; let HotSpot JIT-compile them anyway.
     "spark.driver.extraJavaOptions": "-XX:-DontCompileHugeMethods",
     "spark.databricks.delta.snapshotPartitions": "2",
+    # The sink caches each validated micro-batch once and reads it three times within
+    # seconds: compressing that cache costs more CPU than the memory it saves here.
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
 
 COMMON_CONF = {
