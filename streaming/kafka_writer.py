@@ -8,6 +8,7 @@ exist; the generator does not create topics on a cluster.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ from lakehouse.cli import UsageError
 from streaming.generator import to_json_lines
 
 CONNECT_TIMEOUT_MS = 30_000
+logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs every connection at INFO
 
 
 class KafkaWriter:
@@ -47,8 +49,9 @@ class KafkaWriter:
         """Produce one chunk of events (`name` only labels it, as a file name does for LandingWriter)."""
         if self.truth is not None and truth is not None:
             truth.to_csv(self.truth / f"{name}.csv", index=False)  # truth first: the labels never lag the events
-        values = [line.encode() for line in to_json_lines(events).splitlines()]
-        keys = events[self.key].astype(str).str.encode("utf-8") if self.key else [None] * len(values)
+        values = [line.encode() for line in to_json_lines(events).split("\n") if line]
+        keyed = self.key is not None and self.key in events.columns  # a replayed CSV may lack the key column
+        keys = events[self.key].astype(str).str.encode("utf-8") if keyed else [None] * len(values)
         sent = [self.producer.send(self.topic, value=value, key=key) for value, key in zip(values, keys)]
         self.producer.flush()
         for future in sent:

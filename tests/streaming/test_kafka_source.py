@@ -1,12 +1,14 @@
 """The Kafka source and the generator's Kafka writer against a real broker; config and client settings."""
 import dataclasses
 import json
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
 from pyspark.errors import StreamingQueryException
 
-from conftest import config_in
+from conftest import ROOT, config_in
 from kafka_broker import SASL_USER, plain_jaas
 from lakehouse.config import ConfigError, KafkaSourceConfig, parse_config
 from streaming.generator import FleetSimulator, read_truth
@@ -148,3 +150,15 @@ def test_kafka_config_accepts_per_partition_starting_offsets():
     offsets = '{"events": {"0": 42, "1": -2}}'
     config = parse_config(kafka_toml(bootstrap_servers="b:9092", topic="events", starting_offsets=offsets), environ={})
     assert config.source.kind == "kafka" and config.source.kafka.starting_offsets == offsets
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--topic", "events"], "error: --topic needs --kafka BOOTSTRAP"),
+    (["--kafka", "{bootstrap}", "--topic", "no-such-topic"], "error: --topic: no topic 'no-such-topic' at {bootstrap}: create it first"),
+])
+def test_bad_generator_kafka_arguments_give_one_line(kafka_broker, arguments, message):
+    arguments = [a.format(bootstrap=kafka_broker.bootstrap) for a in arguments]
+    result = subprocess.run([sys.executable, "-m", "streaming.generator", "--duration", "1", *arguments], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == message.format(bootstrap=kafka_broker.bootstrap)
