@@ -7,9 +7,12 @@ more columns, `reason` (a reason code, null for a valid event) and `detail`
 outcomes so that rows in = valid rows + quarantined rows.
 
 Reason codes, checked in this order (the first that applies wins):
-oversized, empty_record, malformed_json / wrong_type (the record failed the typed
-parse; a second, text-only parse of just those records says which field),
-missing_required, non_finite, out_of_range, unknown_field.
+oversized, invalid_utf8 (the bytes are not UTF-8 text; `readable_raw` gives the
+text to store), empty_record, malformed_json / wrong_type (the record failed the
+typed parse; a second, text-only parse of just those records says which field),
+missing_required, non_finite, out_of_range, future_event_time / stale_event_time
+(the event time is further ahead of / behind the ingestion time than
+`source.max_event_time_ahead` / `max_event_time_behind`), unknown_field.
 """
 from __future__ import annotations
 
@@ -79,8 +82,34 @@ def _field_problems(spec: FieldSpec, value: Column) -> dict[str, list[Column]]:
 ORDER = ("missing_required", "non_finite", "out_of_range")
 
 
-def validate(raw: DataFrame, config: Config) -> DataFrame:
-    """Parse `value` (one JSON object per record) and attach `reason` and `detail`."""
+def _event_time_problems(config: Config, ingested_at: Column) -> list[Column]:
+    """The event time against the ingestion time: too far ahead (a clock gone wrong) or behind (garbage or a lost replay)."""
+    name, source = config.schema.event_time, config.source
+    event_time = F.col(name)
+    offset_seconds = (F.unix_micros(event_time) - F.unix_micros(ingested_at)) / 1_000_000
+
+    def detail(relation: str, limit: int) -> Column:
+        return F.concat(F.lit(f"{name}: "), F.date_format(event_time, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"), F.lit(" is "),
+                        F.abs(offset_seconds).cast("long").cast("string"), F.lit(f" s {relation} the ingestion time "),
+                        F.date_format(ingested_at, "yyyy-MM-dd'T'HH:mm:ss'Z'"), F.lit(f" (limit {limit} s)"))
+
+    ahead, behind = source.max_event_time_ahead_seconds, source.max_event_time_behind_seconds
+    return [_problem(offset_seconds > ahead, "future_event_time", detail("ahead of", ahead)),
+            _problem(offset_seconds < -behind, "stale_event_time", detail("behind", behind))]
+
+
+def readable_raw(value: Column) -> Column:
+    """The record as text any UTF-8 reader accepts: each invalid byte sequence becomes U+FFFD."""
+    return F.make_valid_utf8(value)
+
+
+def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None) -> DataFrame:
+    """Parse `value` (one JSON object per record) and attach `reason` and `detail`.
+
+    `ingested_at` is when the stream took the records in (the event-time bounds are
+    relative to it); by default the query's current time.
+    """
+    ingested_at = F.current_timestamp() if ingested_at is None else ingested_at
     value = F.col("value")
     parsed = raw.withColumn("_json", F.from_json(value, _schema(config, as_text=False), {"columnNameOfCorruptRecord": CORRUPT}))
     parsed = parsed.select("*", *[F.col("_json").getField(f.name).alias(f.name) for f in config.schema.fields])
@@ -90,6 +119,10 @@ def validate(raw: DataFrame, config: Config) -> DataFrame:
         _problem(F.octet_length(value) > config.source.max_record_bytes, "oversized",
                  F.concat(F.lit("record is "), F.octet_length(value).cast("string"),
                           F.lit(f" bytes, limit {config.source.max_record_bytes}"))),
+        # Before any parsing: from_json would accept the bytes, and delta-rs cannot read them back.
+        _problem(~F.is_valid_utf8(value), "invalid_utf8", F.concat(
+            F.lit("not valid UTF-8 (raw shows each invalid byte sequence as U+FFFD); the bytes in base64: "),
+            F.base64(value.cast("binary")))),
         _problem(F.trim(value) == "", "empty_record", "empty line"),
         F.when(corrupt, _diagnosis(value, config)),
     ]
@@ -98,6 +131,7 @@ def validate(raw: DataFrame, config: Config) -> DataFrame:
         for code, problems in _field_problems(spec, F.col(spec.name)).items():
             by_code[code].extend(problems)
     checks += [p for code in ORDER for p in by_code[code]]
+    checks += _event_time_problems(config, ingested_at)
     if config.source.unknown_fields == "reject":
         known = F.array(*[F.lit(n) for n in config.schema.names])
         unknown = F.array_except(F.coalesce(F.json_object_keys(value), F.array().cast("array<string>")), known)

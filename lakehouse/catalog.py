@@ -115,6 +115,12 @@ def stream_stats_schema() -> T.StructType:
             T.StructField("rows_late", long, True),
             T.StructField("max_event_time", T.TimestampType(), True),
             T.StructField("query_id", T.StringType(), True),
+            # Valid events dropped because their id was seen within the watermark: per micro-batch,
+            # rows_in = rows_valid (events) + rows_quarantined + rows_duplicate.
+            T.StructField("rows_duplicate", long, True),
+            # What waits at the source after this batch: files not yet read (file source) or
+            # messages behind the latest offsets (Kafka, as of the batch's planning).
+            T.StructField("backlog", long, True),
         ]
     )
 

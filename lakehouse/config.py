@@ -20,6 +20,8 @@ UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
 GATE_METRICS = ("pr_auc", "roc_auc", "f1")
 DURATION = re.compile(r"(\d+)\s*(second|minute|hour|day)s?")
 DURATION_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+SIZE = re.compile(r"(\d+)\s*(b|kb|mb|gb)?")
+SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
 
 
 class ConfigError(ValueError):
@@ -68,9 +70,13 @@ class KafkaSourceConfig:
 class SourceConfig:
     kind: str = "files"
     landing: str = "landing"
-    max_files_per_trigger: int = 0
+    max_files_per_trigger: int = 0                # > 0: at most this many files per micro-batch (wins over bytes)
+    max_bytes_per_trigger: int = 256 * 10**6      # otherwise at most about this many bytes of files; 0 = no cap
     max_record_bytes: int = 4096
     unknown_fields: str = "reject"
+    # Event times further than this ahead of / behind the ingestion time are quarantined.
+    max_event_time_ahead_seconds: int = 300
+    max_event_time_behind_seconds: int = 3650 * 86400
     kafka: KafkaSourceConfig = field(default_factory=KafkaSourceConfig)
 
 
@@ -79,6 +85,7 @@ class StreamConfig:
     trigger_seconds: float = 1.0
     checkpoint: str = "_checkpoints/stream"
     model_refresh_seconds: float = 10.0
+    deduplicate: bool = True              # drop events whose id was seen within summaries.watermark
 
 
 @dataclass(frozen=True)
@@ -231,6 +238,20 @@ class _Section:
                               f"{'' if allow_zero else ' (more than 0)'}, got {text!r}")
         return int(match[1]) * DURATION_UNITS[match[2]]
 
+    def size(self, name: str, default: int) -> int:
+        """A byte count: a whole number of bytes or a string like "256 MB" (decimal units); 0 allowed."""
+        value = self.get(name, (int, str), default)
+        if isinstance(value, int):
+            number = value
+        else:
+            match = SIZE.fullmatch(value.strip().lower())
+            if not match:
+                raise ConfigError(f"{self.key(name)}: expected a size like '256 MB' or a number of bytes, got {value!r}")
+            number = int(match[1]) * SIZE_UNITS[match[2] or "b"]
+        if number < 0:
+            raise ConfigError(f"{self.key(name)}: must be >= 0, got {value!r}")
+        return number
+
     def section(self, name: str) -> "_Section":
         return _Section(self.data.get(name, {}), self.key(name))
 
@@ -358,8 +379,11 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         kind=kind,
         landing=src.get("landing", str, "landing"),
         max_files_per_trigger=src.positive("max_files_per_trigger", int, 0, allow_zero=True),
+        max_bytes_per_trigger=src.size("max_bytes_per_trigger", 256 * 10**6),
         max_record_bytes=src.positive("max_record_bytes", int, 4096),
         unknown_fields=src.choice("unknown_fields", UNKNOWN_FIELD_POLICIES, "reject"),
+        max_event_time_ahead_seconds=src.duration("max_event_time_ahead", "5 minutes"),
+        max_event_time_behind_seconds=src.duration("max_event_time_behind", "3650 days"),
         kafka=_parse_kafka(src, kind),
     )
     st = root.section("stream")
@@ -367,6 +391,7 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         trigger_seconds=st.positive("trigger_seconds", float, 1.0),
         checkpoint=st.get("checkpoint", str, "_checkpoints/stream"),
         model_refresh_seconds=st.positive("model_refresh_seconds", float, 10.0),
+        deduplicate=st.get("deduplicate", bool, True),
     )
     m = root.section("model")
     contamination = m.get("contamination", float, 0.01)

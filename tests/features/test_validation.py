@@ -1,8 +1,13 @@
+import base64
 import json
+from datetime import datetime, timezone
 
 import pytest
+from pyspark.sql import functions as F
 
-from features.validation import split_valid, validate
+from features.validation import readable_raw, split_valid, validate
+
+INGESTED = datetime(2026, 11, 21, 10, 1, tzinfo=timezone.utc)
 
 GOOD = {"event_id": "e1", "device_id": "dev-1", "event_time": "2026-11-21T10:00:00.000Z", "cpu_pct": 40.0,
         "mem_pct": 50.0, "temp_c": 45.0, "disk_io_mbps": 10.0, "net_in_mbps": 100.0, "net_out_mbps": 50.0,
@@ -36,13 +41,18 @@ CASES = [
     ("above range", line(error_rate=1.5), "out_of_range"),
     ("unknown field", line(color="red"), "unknown_field"),
     ("oversized", line(device_id="d" * 5000), "oversized"),
+    ("a little ahead", line(event_time="2026-11-21T10:05:59Z"), None),
+    ("future", line(event_time="2026-11-21T10:06:01Z"), "future_event_time"),
+    ("far future", line(event_time="9999-12-31T23:59:59Z"), "future_event_time"),
+    ("old but kept", line(event_time="2017-01-01T00:00:00Z"), None),
+    ("stale", line(event_time="1970-01-01T00:00:00Z"), "stale_event_time"),
 ]
 
 
 @pytest.fixture(scope="module")
 def validated(spark, default_config):
     raw = spark.createDataFrame([(c[1], "f.jsonl") for c in CASES], "value string, source_file string")
-    rows = validate(raw, default_config).collect()
+    rows = validate(raw, default_config, F.lit(INGESTED)).collect()
     return {case[0]: row for case, row in zip(CASES, rows)}
 
 
@@ -60,6 +70,27 @@ def test_detail_names_the_field(validated):
     assert validated["below range"].detail.startswith("cpu_pct: -1.0 is below the minimum 0.0")
     assert validated["unknown field"].detail == "unknown fields: color"
     assert validated["missing required"].detail == "cpu_pct: required field is missing or null"
+    assert validated["future"].detail == ("event_time: 2026-11-21T10:06:01.000000Z is 301 s ahead of the ingestion "
+                                          "time 2026-11-21T10:01:00Z (limit 300 s)")
+    assert validated["stale"].detail.startswith(
+        f"event_time: 1970-01-01T00:00:00.000000Z is {int(INGESTED.timestamp())} s behind the ingestion time")
+
+
+def test_event_time_bounds_default_to_the_query_time(spark, default_config):
+    raw = spark.createDataFrame([(line(event_time="2999-01-01T00:00:00Z"), "f")], "value string, source_file string")
+    assert validate(raw, default_config).first().reason == "future_event_time"
+
+
+def test_bytes_that_are_not_utf8_are_quarantined_readably(spark, default_config):
+    good = line().encode()
+    cases = [good.replace(b"dev-1", b"dev-\xff\xfe"), b"\xc3\x28", good[:40] + b"\xe2\x82" + good[40:]]
+    raw = spark.createDataFrame([(c,) for c in cases], "b binary").select(
+        F.col("b").cast("string").alias("value"), F.lit("f").alias("source_file"))
+    rows = validate(raw, default_config, F.lit(INGESTED)).select("reason", "detail", readable_raw(F.col("value")).alias("raw")).collect()
+    assert [r.reason for r in rows] == ["invalid_utf8"] * 3
+    for original, row in zip(cases, rows):
+        assert base64.b64decode(row.detail.rsplit(": ", 1)[1]) == original, "the detail keeps the exact bytes"
+        assert row.raw == original.decode("utf-8", errors="replace"), "raw: each invalid sequence became U+FFFD"
 
 
 def test_valid_rows_are_typed(validated):
@@ -71,7 +102,7 @@ def test_valid_rows_are_typed(validated):
 
 def test_split_loses_nothing(spark, default_config):
     raw = spark.createDataFrame([(c[1], "f") for c in CASES], "value string, source_file string")
-    valid, rejected = split_valid(validate(raw, default_config))
+    valid, rejected = split_valid(validate(raw, default_config, F.lit(INGESTED)))
     assert valid.count() + rejected.count() == len(CASES)
     assert valid.count() == sum(1 for c in CASES if c[2] is None)
 
