@@ -9,6 +9,7 @@ import pytest
 from pyspark.errors import StreamingQueryException
 
 from conftest import ROOT, config_in
+from features.validation import validate
 from kafka_broker import SASL_USER, plain_jaas
 from lakehouse.config import ConfigError, KafkaSourceConfig, parse_config
 from streaming.generator import FleetSimulator, read_truth
@@ -27,17 +28,18 @@ def kafka_config(lake, broker_address: str, topic: str, **kafka):
     return dataclasses.replace(config, source=dataclasses.replace(config.source, kind="kafka", kafka=settings))
 
 
-def test_message_bytes_that_are_not_utf8_stay_detectable(spark, kafka_broker, tmp_path):
+def test_message_bytes_that_are_not_utf8_are_kept_and_quarantined_as_such(spark, kafka_broker, tmp_path):
     topic = kafka_broker.create_topic("not-utf8", partitions=1)
     kafka_broker.produce(topic, [NOT_UTF8])
     config = kafka_config(tmp_path / "lake", kafka_broker.bootstrap, topic)
-    query = (kafka_source(spark, config).selectExpr("value", "octet_length(value) AS bytes", "is_valid_utf8(value) AS ok",
-                                                    "source_file")
-             .writeStream.format("memory").queryName("not_utf8").trigger(availableNow=True)
+    checked = validate(kafka_source(spark, config), config).selectExpr("octet_length(value) AS bytes", "reason",
+                                                                       "source_file")
+    query = (checked.writeStream.format("memory").queryName("not_utf8").trigger(availableNow=True)
              .option("checkpointLocation", str(tmp_path / "checkpoint")).start())
     query.awaitTermination(120)
     row = spark.table("not_utf8").first()
-    assert row.bytes == len(NOT_UTF8) and row.ok is False
+    assert row.bytes == len(NOT_UTF8), "the message's bytes, not a lossy decoding"
+    assert row.reason == "invalid_utf8"
     assert row.source_file == f"{topic}/0/0"
 
 
