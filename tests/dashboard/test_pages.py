@@ -103,8 +103,10 @@ def test_anomalies_filtered_by_key_and_time_range(browser, url, sample_lake, scr
     wait_for_text(browser, "anomaly-summary", lambda t: "scores and" in t)
     choose(browser, "anomaly-key", "dev-0001")
     choose(browser, "anomaly-range", "last 30 min")
-    summary = wait_for_text(browser, "anomaly-summary", lambda t: t.endswith("for dev-0001"))
-    assert summary.startswith(f"{len(mine):,} scores and {int(mine.is_anomaly.sum()):,} anomalies")
+    # Both filters apply asynchronously: wait for the summary of the key over the last 30 minutes.
+    expected = f"{len(mine):,} scores and {int(mine.is_anomaly.sum()):,} anomalies"
+    summary = wait_for_text(browser, "anomaly-summary", lambda t: t.endswith("for dev-0001") and t.startswith(expected))
+    assert summary.startswith(expected)
     screenshot(browser, "dashboard-anomalies-one-key")
 
 
