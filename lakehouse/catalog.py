@@ -119,7 +119,7 @@ def stream_stats_schema() -> T.StructType:
             # rows_in = rows_valid (events) + rows_quarantined + rows_duplicate.
             T.StructField("rows_duplicate", long, True),
             # What waits at the source after this batch: files not yet read (file source) or
-            # messages behind the latest offsets (Kafka, as of the batch's planning).
+            # messages behind the latest offsets (Kafka, as last reported: at the previous batch).
             T.StructField("backlog", long, True),
         ]
     )

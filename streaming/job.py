@@ -45,7 +45,7 @@ def start_stream(spark: SparkSession, config: Config, champion: ChampionWatcher,
     else:
         writer = writer.trigger(processingTime=f"{config.stream.trigger_seconds} seconds")
     query = writer.start()
-    sink.bind(query.id)
+    sink.bind(query)
     return query
 
 

@@ -17,10 +17,12 @@ from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from features.engineering import build_features
-from features.validation import split_valid, validate
+from features.validation import readable_raw, split_valid, validate
 from lakehouse.catalog import stream_stats_schema, table_path
 from lakehouse.config import Config
+from streaming.backlog import BacklogGauge
 from streaming.champion import ChampionWatcher
+from streaming.dedup import Deduplicator
 from streaming.summaries import LateEventCounter
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ def events_frame(valid: DataFrame, config: Config) -> DataFrame:
 
 def quarantine_frame(rejected: DataFrame, batch_id: int) -> DataFrame:
     return rejected.select(
-        F.col("value").alias("raw"), "reason", "detail", "source_file",
+        readable_raw(F.col("value")).alias("raw"), "reason", "detail", "source_file",
         F.lit(batch_id).cast("long").alias("batch_id"), "ingested_at",
         F.to_date("ingested_at").alias("ingest_date"),
     )
@@ -74,6 +76,8 @@ class MicroBatchSink:
         self.config = config
         self.champion = champion
         self.late_events = LateEventCounter(config)
+        self.dedup = Deduplicator(config)
+        self.backlog = BacklogGauge(config)
         self._app_id: str | None = None
         self._app_id_known = threading.Event()
         self._previous_start: float | None = None
@@ -87,9 +91,10 @@ class MicroBatchSink:
         with self._batch_lock:
             self._stopping = True
 
-    def bind(self, query_id: str) -> None:
-        """Set the Delta txnAppId: the query id, which Spark keeps in the checkpoint."""
-        self._app_id = str(query_id)
+    def bind(self, query) -> None:
+        """Set the Delta txnAppId: the query's id, which Spark keeps in the checkpoint; the query reports the backlog."""
+        self.backlog.bind(query)
+        self._app_id = str(query.id)
         self._app_id_known.set()
 
     def _query_id(self) -> str:
@@ -146,8 +151,8 @@ class MicroBatchSink:
         started_at = datetime.fromtimestamp(started, tz=timezone.utc)
         loaded = self.champion.current()
         # The raw text is kept only where quarantine needs it: the cache stays small.
-        validated = (validate(batch, self.config)
-                     .withColumn("ingested_at", F.lit(started_at).cast("timestamp"))
+        ingested = batch.withColumn("ingested_at", F.lit(started_at).cast("timestamp"))
+        validated = (validate(ingested, self.config, ingested_at=F.col("ingested_at"))
                      .withColumn("record_bytes", F.octet_length("value"))
                      .withColumn("value", F.when(F.col("reason").isNotNull(), F.col("value")))
                      .persist(StorageLevel.MEMORY_AND_DISK))
@@ -158,13 +163,16 @@ class MicroBatchSink:
                 F.coalesce(F.sum("record_bytes"), F.lit(0)).alias("bytes_in"),
                 F.percentile_approx(F.unix_millis("arrived_at"), [0.5, 0.05]).alias("arrival_q"),
                 F.min(F.unix_millis("arrived_at")).alias("arrival_min"),
+                F.max(F.unix_millis("arrived_at")).alias("arrival_max"),
                 *self.late_events.aggregates(batch.sparkSession),
             ).first()
             if totals.rows_in == 0:
                 return
             validated_at = time.time()
             valid, rejected = split_valid(validated)
-            events = events_frame(valid, self.config)
+            self.dedup.restore(batch.sparkSession, self._query_id(), batch_id)
+            unique = self.dedup.drop_duplicates(valid)
+            events = events_frame(unique.events, self.config)
             writes = {"events": lambda: self._append(events, "events", batch_id, "event_date")}
             if totals.rows_valid < totals.rows_in:
                 writes["quarantine"] = lambda: self._append(quarantine_frame(rejected, batch_id), "quarantine",
@@ -176,18 +184,22 @@ class MicroBatchSink:
             results = {name: future.result() for name, future in futures.items()}
             rows_scored, anomalies = results.get("scores") or (0, 0)
             finished = time.time()
-            self._append_stats(self._stats(batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded),
-                               batch_id)
+            backlog = self.backlog.measure(totals.arrival_max)
+            self._append_stats(self._stats(batch, batch_id, started, finished, totals, unique.duplicates, backlog,
+                                           rows_scored, anomalies, loaded), batch_id)
             self._previous_start = started
             self.late_events.advance()
-            log.info("batch %d: %d in, %d quarantined, %d scored, %d anomalies in %.2fs "
+            self.dedup.advance()
+            log.info("batch %d: %d in, %d quarantined, %d duplicates, %d scored, %d anomalies in %.2fs "
                      "(validate %.2fs, data tables %.2fs, stats %.2fs)",
-                     batch_id, totals.rows_in, totals.rows_in - totals.rows_valid, rows_scored, anomalies,
-                     time.time() - started, validated_at - started, finished - validated_at, time.time() - finished)
+                     batch_id, totals.rows_in, totals.rows_in - totals.rows_valid, unique.duplicates, rows_scored,
+                     anomalies, time.time() - started, validated_at - started, finished - validated_at,
+                     time.time() - finished)
         finally:
             validated.unpersist()
 
-    def _stats(self, batch, batch_id, started, finished, totals, rows_scored, anomalies, loaded) -> DataFrame:
+    def _stats(self, batch, batch_id, started, finished, totals, duplicates, backlog, rows_scored, anomalies,
+               loaded) -> DataFrame:
         duration = max(finished - started, 1e-6)
         since_previous = started - self._previous_start if self._previous_start else None
         finished_ms = finished * 1000.0
@@ -199,8 +211,10 @@ class MicroBatchSink:
             "finished_at": datetime.fromtimestamp(finished, tz=timezone.utc),
             "duration_ms": int(duration * 1000),
             "rows_in": totals.rows_in,
-            "rows_valid": totals.rows_valid,
+            "rows_valid": totals.rows_valid - duplicates,
             "rows_quarantined": totals.rows_in - totals.rows_valid,
+            "rows_duplicate": duplicates,
+            "backlog": backlog,
             "rows_scored": rows_scored,
             "anomalies": anomalies,
             "anomaly_rate": anomalies / rows_scored if rows_scored else None,

@@ -21,8 +21,11 @@ def file_source(spark: SparkSession, config: Config) -> DataFrame:
     if "://" not in landing:
         Path(landing).mkdir(parents=True, exist_ok=True)
     reader = spark.readStream.format("text")
+    # Spark takes one of the two caps (whole files, at least one per batch): a file count if set, else bytes.
     if config.source.max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", config.source.max_files_per_trigger)
+    elif config.source.max_bytes_per_trigger:
+        reader = reader.option("maxBytesPerTrigger", config.source.max_bytes_per_trigger)
     return reader.load(landing).select(
         "value",
         F.col("_metadata.file_path").alias("source_file"),

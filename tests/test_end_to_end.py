@@ -51,8 +51,9 @@ def test_injected_anomalies_score_higher(pipeline):
 def test_stream_stats_account_for_every_row(pipeline):
     stats = table(pipeline, "stream_stats")
     events, quarantine, scores = (table(pipeline, t) for t in ("events", "quarantine", "scores"))
-    assert (stats.rows_in == stats.rows_valid + stats.rows_quarantined).all()
-    assert stats.rows_in.sum() == len(events) + len(quarantine)
+    assert (stats.rows_in == stats.rows_valid + stats.rows_quarantined + stats.rows_duplicate).all()
+    assert stats.rows_in.sum() == len(events) + len(quarantine) + stats.rows_duplicate.sum()
+    assert stats.rows_duplicate.sum() == 0, "the generator repeats no event id"
     assert stats.rows_scored.sum() == len(scores)
     assert stats.anomalies.sum() == scores.is_anomaly.sum()
     assert stats.model_version.isna().any() and (stats.model_version == pipeline["champion_version"]).any()

@@ -69,7 +69,8 @@ def finish_job(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
 
 
 def assert_each_event_once(lake: Path, generated: set[str]) -> None:
-    """Every generated event exactly once in `events` and in `scores`; `stream_stats` counts every row in once."""
+    """Every generated event exactly once in `events` and in `scores`; `stream_stats` counts every row in once:
+    in events, quarantined or dropped as a duplicate."""
     from deltalake import DeltaTable
 
     events = DeltaTable(str(lake / "events")).to_pandas(columns=["event_id"])
@@ -79,4 +80,6 @@ def assert_each_event_once(lake: Path, generated: set[str]) -> None:
     quarantined = len(DeltaTable(str(lake / "quarantine")).to_pandas(columns=["raw"])) if commits(lake / "quarantine") else 0
     stats = DeltaTable(str(lake / "stream_stats")).to_pandas()
     assert stats.batch_id.is_unique
-    assert stats.rows_in.sum() == len(events) + quarantined
+    duplicates = stats.rows_duplicate.fillna(0)
+    assert (stats.rows_in == stats.rows_valid + stats.rows_quarantined + duplicates).all()
+    assert stats.rows_in.sum() == len(events) + quarantined + duplicates.sum()
