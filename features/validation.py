@@ -23,9 +23,10 @@ from pyspark.sql import types as T
 from lakehouse.catalog import SPARK_TYPES
 from lakehouse.config import Config, FieldSpec
 
-CORRUPT = "_corrupt_record"
+CORRUPT = "_isoguard_corrupt_record"  # not Spark's default name: an event may carry a "_corrupt_record" field
 CAST_TYPES = {"double": "double", "long": "bigint", "string": "string", "timestamp": "timestamp"}
 INFINITY = float("inf")
+WHITESPACE = " \t\r\n\f\v"  # a line of only these is blank
 
 
 def _schema(config: Config, as_text: bool) -> T.StructType:
@@ -123,7 +124,7 @@ def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None) 
         _problem(~F.is_valid_utf8(value), "invalid_utf8", F.concat(
             F.lit("not valid UTF-8 (raw shows each invalid byte sequence as U+FFFD); the bytes in base64: "),
             F.base64(value.cast("binary")))),
-        _problem(F.trim(value) == "", "empty_record", "empty line"),
+        _problem(F.btrim(value, F.lit(WHITESPACE)) == "", "empty_record", "empty line"),
         F.when(corrupt, _diagnosis(value, config)),
     ]
     by_code: dict[str, list[Column]] = {code: [] for code in ORDER}

@@ -29,6 +29,7 @@ CASES = [
     ("plain text", "hello world", "malformed_json"),
     ("empty", "", "empty_record"),
     ("blank", "   ", "empty_record"),
+    ("tabs and a carriage return", "\t \t\r", "empty_record"),
     ("wrong type", line(cpu_pct="high"), "wrong_type"),
     ("bool for number", line(mem_pct=True), "wrong_type"),
     ("bad time", line(event_time="yesterday"), "wrong_type"),
@@ -110,5 +111,6 @@ def test_split_loses_nothing(spark, default_config):
 def test_unknown_fields_can_be_ignored(spark, default_config):
     import dataclasses
     lenient = dataclasses.replace(default_config, source=dataclasses.replace(default_config.source, unknown_fields="ignore"))
-    raw = spark.createDataFrame([(line(color="red"), "f")], "value string, source_file string")
-    assert validate(raw, lenient).first().reason is None
+    raw = spark.createDataFrame([(line(color="red"), "f"), (line(_corrupt_record="x"), "f")], "value string, source_file string")
+    assert [r.reason for r in validate(raw, lenient).collect()] == [None, None]
+    assert [r.reason for r in validate(raw, default_config).collect()] == ["unknown_field", "unknown_field"]
