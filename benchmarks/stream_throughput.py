@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
 
-from lakehouse.catalog import ensure_tables  # noqa: E402
 from lakehouse.config import Config, load_config  # noqa: E402
 from lakehouse.session import build_spark  # noqa: E402
 from models import registry  # noqa: E402
@@ -67,10 +66,12 @@ def register_champion(spark, config: Config) -> IsolationForestModel:
     return model
 
 
-def wait_for_champion(champion: ChampionWatcher) -> None:
-    deadline = time.time() + 120
-    while champion.current() is None and time.time() < deadline:
-        time.sleep(0.1)
+def start_champion(config: Config) -> ChampionWatcher:
+    """The stream's champion watcher; `start()` loads the registered champion before it returns."""
+    champion = ChampionWatcher(config).start()
+    if champion.current() is None:
+        raise RuntimeError(f"the benchmark champion did not load: {champion.last_error}")
+    return champion
 
 
 def stream_stats(config: Config):
@@ -83,8 +84,7 @@ def drain(spark, config: Config, staged: list[Path]) -> dict:
     landing.mkdir(parents=True, exist_ok=True)
     for path in staged:
         os.link(path, landing / path.name)
-    champion = ChampionWatcher(config).start()
-    wait_for_champion(champion)
+    champion = start_champion(config)
     started = time.time()
     query = start_stream(spark, config, champion, available_now=True)
     query.awaitTermination()
@@ -111,10 +111,8 @@ def paced(spark, config: Config, staged: list[Path], mb_per_second: float, event
     """Files arrive in real time at the target rate while the job runs as in production."""
     landing = Path(config.landing_path)
     landing.mkdir(parents=True, exist_ok=True)
-    ensure_tables(spark, config)
-    champion = ChampionWatcher(config).start()
-    wait_for_champion(champion)
-    query = start_stream(spark, config, champion)
+    champion = start_champion(config)
+    query = start_stream(spark, config, champion)  # creates the tables
     gold = start_gold_streams(spark, config)
     time.sleep(5)  # the first (empty) trigger and the gold queries' start
     sizes = [p.stat().st_size for p in staged]

@@ -99,7 +99,7 @@ class MicroBatchSink:
 
     def _query_id(self) -> str:
         if not self._app_id_known.wait(timeout=120):
-            raise RuntimeError("the sink was never bound to its streaming query (call bind(query.id))")
+            raise RuntimeError("the sink was never bound to its streaming query (call bind(query))")
         return self._app_id
 
     def _append(self, frame: DataFrame, table: str, batch_id: int, partition_by: str | None = None) -> None:
