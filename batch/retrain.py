@@ -7,7 +7,9 @@
 `events` is read once, at a pinned Delta version (batch.window). The latest
 `retrain.holdout_fraction` of the window by event time is held out; from the
 rest, quarantined, analyst-labelled and flagged events are dropped
-(batch.hygiene) and the forest is fitted. New model and champion are scored on
+(batch.hygiene) and the forest is fitted. Its threshold is the best-F1 one on
+the labelled pre-holdout events when there are enough labels (analyst verdicts,
+truth files), else the contamination quantile (`retrain.threshold`). New model and champion are scored on
 the holdout (batch.evaluation); the version is registered with its metrics,
 plots and tags; `champion` moves to it only if the gates pass (models.gates),
 otherwise it becomes `challenger`. Moving the alias is the last step that
@@ -33,6 +35,7 @@ from pyspark.sql import functions as F
 
 from batch import hygiene, maintenance
 from batch.evaluation import Comparison, labelled
+from batch.labels import LABEL
 from batch.window import TrainingWindow, holdout_cutoff, last_complete_day, read_days, read_window, split_at
 from features.engineering import build_features
 from lakehouse.catalog import ensure_tables, table_path
@@ -41,6 +44,7 @@ from lakehouse.config import Config, load_config
 from lakehouse.session import build_spark
 from models import gates, registry
 from models.forest import IsolationForest, IsolationForestModel
+from models.thresholds import Calibration, threshold_from_labels
 
 log = logging.getLogger("isoguard.retrain")
 ISO_UTC = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"  # the session time zone is UTC
@@ -53,6 +57,7 @@ class RetrainResult:
     events_version: int
     rows: int
     threshold: float | None
+    threshold_source: str
     promoted: bool
     decision: str
     excluded: dict[str, int]
@@ -65,13 +70,38 @@ class RetrainResult:
         reasons = ", ".join(f"{r} {self.excluded[r]}" for r in hygiene.REASONS)
         return (f"retrain {self.window} (events version {self.events_version}): {self.rows} training events, "
                 f"excluded {self.excluded['total']} ({reasons}); version {self.version}, "
-                f"threshold {self.threshold:.4f}; {self.decision}")
+                f"threshold {self.threshold:.4f} ({self.threshold_source}); {self.decision}")
 
 
 def fit(training: DataFrame, config: Config) -> IsolationForestModel:
     m = config.model
     return IsolationForest(inputCols=list(config.features), numTrees=m.num_trees, maxSamples=m.max_samples,
                            maxFeatures=m.max_features, contamination=m.contamination, seed=m.seed).fit(training)
+
+
+def calibrate(spark: SparkSession, model: IsolationForestModel, before: DataFrame, config: Config) -> Calibration:
+    """The best-F1 threshold on the labelled pre-holdout events if `retrain.threshold` allows and labels suffice.
+
+    Otherwise the contamination threshold that `fit` set. The holdout is never
+    used: it has to judge the threshold, not choose it.
+    """
+    r = config.retrain
+    if r.threshold == "contamination":
+        return Calibration(model.threshold_, "contamination")
+    rows = labelled(spark, config, before).filter(F.col(LABEL).isNotNull()).persist()
+    try:
+        counts = rows.agg(F.count(F.lit(1)).alias("n"), F.sum(LABEL).alias("anomalies")).first()
+        n, anomalies = counts.n, int(counts.anomalies or 0)
+        if min(anomalies, n - anomalies) < r.min_labelled_anomalies:
+            if r.threshold == "labels":
+                raise UsageError(f"retrain.threshold = \"labels\" needs {r.min_labelled_anomalies} labelled anomalies "
+                                 f"and as many normal events before the holdout; the window has {anomalies} of "
+                                 f"{n} labelled events")
+            return Calibration(model.threshold_, "contamination", n, anomalies)
+        threshold = threshold_from_labels(model.transform(rows), model.getScoreCol(), LABEL)
+        return Calibration(threshold, "labels", n, anomalies)
+    finally:
+        rows.unpersist()
 
 
 def clean_training(spark: SparkSession, config: Config, window: TrainingWindow, before: DataFrame):
@@ -90,7 +120,7 @@ def retrain(spark: SparkSession, config: Config, day: date | None, force: bool =
         done = registry.finished_version(config, window.label, None if day else window.events_version)
         if done:
             log.info("window %s already has version %s; skipping (--force trains again)", window.label, done)
-            return RetrainResult(done, window.label, window.events_version, 0, None, False, "", {}, skipped=True)
+            return RetrainResult(done, window.label, window.events_version, 0, None, "", False, "", {}, skipped=True)
     features = build_features(events, config).persist()
     frames = [features]
     try:
@@ -110,9 +140,11 @@ def retrain(spark: SparkSession, config: Config, day: date | None, force: bool =
                              f"exclusions {excluded}")
         log.info("retrain %s: %d training events, excluded %s", window.label, span.rows, excluded)
         model = fit(training, config)
+        calibration = calibrate(spark, model, before, config)
+        model.threshold_ = calibration.threshold
         comparison = Comparison.run(model, training, holdout, config)
         decision = gates.decide(comparison.challenger, comparison.champion, config.retrain, force)
-        version = register(model, config, window, span, cutoff, excluded, comparison, decision)
+        version = register(model, config, window, span, cutoff, excluded, comparison, decision, calibration)
         if decision.promote:
             registry.promote(config, version)
         else:
@@ -125,22 +157,23 @@ def retrain(spark: SparkSession, config: Config, day: date | None, force: bool =
         for frame in frames:
             frame.unpersist()
     return RetrainResult(version, window.label, window.events_version, span.rows, model.threshold_,
-                         decision.promote, decision.summary, excluded)
+                         calibration.source, decision.promote, decision.summary, excluded)
 
 
 def register(model, config: Config, window: TrainingWindow, span, cutoff: datetime, excluded: dict[str, int],
-             comparison: Comparison, decision: gates.GateDecision) -> str:
+             comparison: Comparison, decision: gates.GateDecision, calibration: Calibration) -> str:
     """Log and register the new version with everything a reader needs to trust it."""
     holdout_start = cutoff.isoformat()
     training = {"window": window.label, "events_version": window.events_version, "rows": span.rows,
                 "sample_rows": model.sample_size_, "start": span.start, "end": span.end,
                 "holdout_start": holdout_start, "excluded": excluded}
     metrics = {"training_rows": span.rows, "sample_rows": model.sample_size_,
+               "threshold_labelled_events": calibration.labelled, "threshold_labelled_anomalies": calibration.anomalies,
                **{f"excluded_{reason}": count for reason, count in excluded.items()}, **comparison.metrics()}
     params = {"training_window": window.label, "events_version": window.events_version,
               **{f"retrain_{key}": value for key, value in asdict(config.retrain).items()}}
     tags = {"training_start": span.start, "training_end": span.end, "events_version": window.events_version,
-            "holdout_start": holdout_start}
+            "holdout_start": holdout_start, "threshold_source": calibration.describe()}
     return registry.register_model(model, config, training, metrics, params, tags,
                                    comparison.artifacts(decision, excluded))
 

@@ -18,6 +18,7 @@ FIELD_TYPES = ("string", "double", "long", "timestamp")
 SOURCE_KINDS = ("files", "kafka")
 UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
 GATE_METRICS = ("pr_auc", "roc_auc", "f1")
+THRESHOLD_SOURCES = ("auto", "labels", "contamination")
 DURATION = re.compile(r"(\d+)\s*(second|minute|hour|day)s?")
 DURATION_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 SIZE = re.compile(r"(\d+)\s*(b|kb|mb|gb)?")
@@ -108,6 +109,8 @@ class RetrainConfig:
     min_alert_rate: float = 0.0           # the challenger's holdout alert rate must lie in [min, max]
     max_alert_rate: float = 0.05
     exclude_score_margin: float = 0.05    # train without rows served with anomaly_score >= threshold + margin
+    threshold: str = "auto"               # "auto": best F1 on labels where enough, else contamination; or either one
+    min_labelled_anomalies: int = 10      # "auto" uses labels when this many anomalies (and normal events) are labelled
     truth_labels: str = "truth"           # optional folder of ground-truth CSVs (event_id, is_anomaly); "" = none
     schedule_at: str = "00:30"            # local time of the nightly run (batch.schedule)
     vacuum_retention_hours: float = 168.0
@@ -327,6 +330,8 @@ def _parse_retrain(r: _Section) -> RetrainConfig:
         min_alert_rate=min_rate,
         max_alert_rate=max_rate,
         exclude_score_margin=r.positive("exclude_score_margin", float, 0.05, allow_zero=True),
+        threshold=r.choice("threshold", THRESHOLD_SOURCES, "auto"),
+        min_labelled_anomalies=r.positive("min_labelled_anomalies", int, 10),
         truth_labels=r.get("truth_labels", str, "truth"),
         schedule_at=at,
         vacuum_retention_hours=r.positive("vacuum_retention_hours", float, 168.0, allow_zero=True),

@@ -7,12 +7,30 @@ of the scores, that maximises F1 against the labels.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.ml.feature import Bucketizer
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 QUANTILE_RELATIVE_ERROR = 1e-3
 CANDIDATES = 400
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Where a model's threshold came from: "labels" (best F1) or "contamination" (a quantile)."""
+
+    threshold: float
+    source: str
+    labelled: int = 0     # labelled events seen (used only when source is "labels")
+    anomalies: int = 0    # of which labelled anomalies
+
+    def describe(self) -> str:
+        if self.source == "labels":
+            return f"labels: best F1 on {self.labelled} labelled events ({self.anomalies} anomalies)"
+        seen = f"; {self.anomalies} labelled anomalies, too few for labels" if self.labelled else ""
+        return f"contamination: approximate quantile of the training scores (relative error {QUANTILE_RELATIVE_ERROR:g}){seen}"
 
 
 def threshold_from_contamination(scored: DataFrame, score_col: str, contamination: float) -> float:
