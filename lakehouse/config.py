@@ -63,7 +63,7 @@ class KafkaSourceConfig:
     bootstrap_servers: str = ""
     topic: str = ""
     starting_offsets: str = "earliest"   # "earliest", "latest" or Spark's per-partition JSON
-    max_offsets_per_trigger: int = 0     # 0 = everything available
+    max_offsets_per_trigger: int = 1_000_000  # bounded like the file source (~250 MB of events); 0 = no cap
     fail_on_data_loss: bool = True
 
 
@@ -344,7 +344,7 @@ def _parse_kafka(src: _Section, kind: str) -> KafkaSourceConfig:
         bootstrap_servers=k.get("bootstrap_servers", str, "", required=kind == "kafka").strip(),
         topic=k.get("topic", str, "", required=kind == "kafka").strip(),
         starting_offsets=k.get("starting_offsets", str, "earliest").strip(),
-        max_offsets_per_trigger=k.positive("max_offsets_per_trigger", int, 0, allow_zero=True),
+        max_offsets_per_trigger=k.positive("max_offsets_per_trigger", int, 1_000_000, allow_zero=True),
         fail_on_data_loss=k.get("fail_on_data_loss", bool, True),
     )
     if kind == "kafka":

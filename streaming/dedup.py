@@ -124,8 +124,9 @@ class IdWindow:
 
 @dataclass
 class Deduplicated:
-    events: DataFrame     # the valid rows without duplicates
+    events: DataFrame                  # the valid rows without duplicates
     duplicates: int
+    times: np.ndarray | None = None    # event times (epoch micros) of `events`; None when deduplication is off
 
 
 class Deduplicator:
@@ -180,15 +181,16 @@ class Deduplicator:
         flagged = np.union1d(ids[earlier], unique_ids[counts > 1])
         if len(flagged) == 0:
             self._pending = (ids, sources, times, newest)
-            return Deduplicated(valid, 0)
+            return Deduplicated(valid, 0, times)
         in_flagged = np.isin(ids, flagged)
         matches = np.isin(stored_ids, flagged)
         events, kept = self._resolve(valid, flagged, stored_ids[matches], stored_sources[matches])
         kept_ids, kept_sources, kept_times = _columns(kept)
         keep = ~in_flagged
+        kept_all_times = np.concatenate([times[keep], kept_times])
         self._pending = (np.concatenate([ids[keep], kept_ids]), np.concatenate([sources[keep], kept_sources]),
-                         np.concatenate([times[keep], kept_times]), newest)
-        return Deduplicated(events, int(in_flagged.sum()) - len(kept_ids))
+                         kept_all_times, newest)
+        return Deduplicated(events, int(in_flagged.sum()) - len(kept_ids), kept_all_times)
 
     def _resolve(self, valid: DataFrame, flagged: np.ndarray, stored_ids: np.ndarray,
                  stored_sources: np.ndarray) -> tuple[DataFrame, pa.Table]:

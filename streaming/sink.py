@@ -185,7 +185,7 @@ class MicroBatchSink:
             rows_scored, anomalies = results.get("scores") or (0, 0)
             finished = time.time()
             backlog = self.backlog.measure(totals.arrival_max)
-            self._append_stats(self._stats(batch, batch_id, started, finished, totals, unique.duplicates, backlog,
+            self._append_stats(self._stats(batch, batch_id, started, finished, totals, unique, backlog,
                                            rows_scored, anomalies, loaded), batch_id)
             self._previous_start = started
             self.late_events.advance()
@@ -198,8 +198,9 @@ class MicroBatchSink:
         finally:
             validated.unpersist()
 
-    def _stats(self, batch, batch_id, started, finished, totals, duplicates, backlog, rows_scored, anomalies,
+    def _stats(self, batch, batch_id, started, finished, totals, unique, backlog, rows_scored, anomalies,
                loaded) -> DataFrame:
+        duplicates = unique.duplicates
         duration = max(finished - started, 1e-6)
         since_previous = started - self._previous_start if self._previous_start else None
         finished_ms = finished * 1000.0
@@ -227,6 +228,6 @@ class MicroBatchSink:
             "model_version": loaded.version if loaded else None,
             "threshold": loaded.threshold if loaded else None,
             "model_status": self.champion.last_error,
-            **self.late_events.stats_columns(totals),
+            **self.late_events.stats_columns(totals, unique.times),
         }
         return batch.sparkSession.createDataFrame([row], schema=stream_stats_schema())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -97,7 +98,10 @@ class LateEventCounter:
     so the clock survives restarts.
 
     Per micro-batch: `aggregates()` in the batch's aggregation, `stats_columns()`
-    for its stream_stats row, and `advance()` once that row is committed.
+    for its stream_stats row, and `advance()` once that row is committed. Where
+    the deduplicator has the stored events' times on the driver, `stats_columns`
+    counts late events among them, so a dropped duplicate of a late event is
+    counted once, as a duplicate, not also as late.
     """
 
     def __init__(self, config: Config, valid: Column | None = None):
@@ -113,24 +117,37 @@ class LateEventCounter:
             self._newest = stats.agg(F.unix_micros(F.max("max_event_time"))).first()[0]
             self._restored = True
 
+    def _closed_before(self) -> int | None:
+        """Windows ending at or before this (epoch micros) are final; None before the first event."""
+        return None if self._newest is None else self._newest - self.config.summaries.watermark_seconds * MICROS
+
+    def count_late(self, times: np.ndarray) -> int:
+        """How many of these event times (epoch micros) fall in final windows: the rule of `aggregates()`."""
+        closed_before = self._closed_before()
+        if closed_before is None or not len(times):
+            return 0
+        width = self.config.summaries.window_seconds * MICROS
+        return int((times - np.mod(times, width) + width <= closed_before).sum())
+
     def aggregates(self, spark: SparkSession) -> list[Column]:
         """Aggregate columns `rows_late` and `newest_event_micros` over a validated micro-batch."""
         self._restore(spark)
         event_time = F.col(self.config.schema.event_time)
-        if self._newest is None:
+        closed_before = self._closed_before()
+        if closed_before is None:
             late = F.lit(False)
         else:
-            closed_before = self._newest - self.config.summaries.watermark_seconds * MICROS
             late = self.valid & (window_end_micros(event_time, self.config.summaries.window_seconds) <= closed_before)
         return [F.count(F.when(late, 1)).alias("rows_late"),
                 F.unix_micros(F.max(F.when(self.valid, event_time))).alias("newest_event_micros")]
 
-    def stats_columns(self, totals) -> dict:
-        """The stream_stats columns of a micro-batch, from the row of `aggregates()`."""
+    def stats_columns(self, totals, stored_times: np.ndarray | None = None) -> dict:
+        """The stream_stats columns of a micro-batch, from the row of `aggregates()` or the stored events' times."""
         seen = [t for t in (self._newest, totals.newest_event_micros) if t is not None]
         self._pending = max(seen) if seen else None
         newest = from_micros(self._pending) if seen else None
-        return {"rows_late": totals.rows_late, "max_event_time": newest}
+        late = totals.rows_late if stored_times is None else self.count_late(stored_times)
+        return {"rows_late": late, "max_event_time": newest}
 
     def advance(self) -> None:
         """The micro-batch is recorded: its events now move the clock."""

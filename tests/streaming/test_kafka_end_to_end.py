@@ -40,7 +40,7 @@ def kafka_toml(path: Path, bootstrap: str, topic: str) -> Path:
     for old, new in (('kind = "files"', 'kind = "kafka"'),
                      ('bootstrap_servers = "127.0.0.1:9092"', f'bootstrap_servers = "{bootstrap}"'),
                      ('topic = "isoguard-events"', f'topic = "{topic}"'),
-                     ("max_offsets_per_trigger = 0", f"max_offsets_per_trigger = {MAX_OFFSETS}")):
+                     ("max_offsets_per_trigger = 1000000", f"max_offsets_per_trigger = {MAX_OFFSETS}")):
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     path.write_text(text)

@@ -86,7 +86,10 @@ def test_reader_options_follow_the_config_and_the_environment_overrides_bootstra
     options = reader_options(config, {"ISOGUARD_KAFKA_BOOTSTRAP_SERVERS": "c:9093"})
     assert options == {"kafka.bootstrap.servers": "c:9093", "subscribe": "events", "startingOffsets": "latest",
                        "failOnDataLoss": "false", "maxOffsetsPerTrigger": "500"}
-    assert "maxOffsetsPerTrigger" not in reader_options(kafka_config(tmp_path, "a:9092", "events"), {})
+    assert reader_options(kafka_config(tmp_path, "a:9092", "events"), {})["maxOffsetsPerTrigger"] == "1000000", \
+        "bounded by default, like the file source"
+    assert "maxOffsetsPerTrigger" not in reader_options(
+        kafka_config(tmp_path, "a:9092", "events", max_offsets_per_trigger=0), {})
 
 
 @pytest.mark.parametrize("variable, value, message", [

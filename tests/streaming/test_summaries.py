@@ -163,13 +163,15 @@ def test_late_events_are_left_out_of_their_window_and_counted_in_stream_stats(sp
     run_summaries(spark, config)
     # Batch 2 (a restart of the stream): 09:00:30 is late (its window ended 09:01); 09:02:30 is not
     # (its window ends 09:03, after the watermark); and newer events.
-    land(config, "b", [T0 + timedelta(seconds=30), T0 + timedelta(seconds=150)]
-         + [T0 + timedelta(seconds=s) for s in range(300, 600, 10)], seed=2)
+    second = land(config, "b", [T0 + timedelta(seconds=30), T0 + timedelta(seconds=150)]
+                  + [T0 + timedelta(seconds=s) for s in range(300, 600, 10)], seed=2)
+    LandingWriter(config.landing_path, None).write("b-again", second.iloc[[0]])  # the late event, twice
     run_stream(spark, config)
     run_summaries(spark, config)
 
     stats = read(config, "stream_stats").sort_values("batch_id")
-    assert list(stats.rows_late) == [0, 1]
+    assert list(stats.rows_late) == [0, 1], "the late event's dropped copy counts as a duplicate only"
+    assert list(stats.rows_duplicate) == [0, 1]
     assert list(stats.max_event_time) == [utc("2026-11-21 09:04:50"), utc("2026-11-21 09:09:50")]
     cpu = read(config, "feature_summary").query("feature == 'cpu_pct'").set_index("window_start")["count"]
     assert cpu[utc("2026-11-21 09:00")] == 6, "the late event is not in its window"
