@@ -1,4 +1,7 @@
-"""Duplicate event ids: dropped within the watermark and counted, the same way after a crash and restart."""
+"""Duplicate event ids: dropped within the watermark and counted, the same way after a crash and restart.
+
+Real SIGKILLs of a job reading duplicates: tests/streaming/test_crash_recovery.py.
+"""
 import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
@@ -106,53 +109,3 @@ def test_a_replayed_batch_decides_as_its_first_run_did(spark, config, stats_comm
     restarted.advance()
     first_run.advance()
     assert restarted.clock == first_run.clock
-
-
-# ---- a real kill: the job dies right after a batch holding duplicates committed its events ----
-
-def test_duplicates_across_sigkill_and_restart_are_dropped_once(spark, tmp_path):
-    import os
-    import time
-    from pathlib import Path
-
-    from deltalake import DeltaTable
-
-    from conftest import DEFAULT_CONFIG
-    from streaming.generator import FleetSimulator, LandingWriter, read_truth, run_generator
-    from tests_support import assert_each_event_once, commits, kill_when, register_test_champion, start_job
-
-    lake = tmp_path / "lake"
-    config = config_in(lake)
-    t0 = T.timestamp()
-    register_test_champion(spark, config, before=t0)
-    run_generator(FleetSimulator(devices=10, seed=12), LandingWriter(config.landing_path, lake / "truth"),
-                  rate=10, duration=8 * 60, file_seconds=20, start=t0, log=lambda m: None)
-    landing = Path(config.landing_path)
-    originals = sorted(landing.glob("*.jsonl"))
-    # Arrival order = modification time: each repeat file lands right after the file it repeats from.
-    arrived = time.time() - 3600
-    for i, path in enumerate(originals):
-        os.utime(path, (arrived + i, arrived + i))
-    repeated = 0
-    for k in (3, 9, 15):
-        lines = originals[k].read_text().splitlines()[-10:]
-        copy = landing / f"repeat-of-{originals[k].name}"
-        copy.write_text("\n".join(lines) + "\n")  # redelivered as they were (an at-least-once producer)
-        os.utime(copy, (arrived + k + 0.5, arrived + k + 0.5))
-        repeated += len(lines)
-    toml = tmp_path / "stream.toml"
-    toml.write_text(DEFAULT_CONFIG.read_text().replace("max_files_per_trigger = 0", "max_files_per_trigger = 3"))
-
-    # Batch 1 is files 3, its repeat and 4: killed right after its events commit, before scores and stream_stats.
-    base = commits(lake / "events")
-    kill_when(start_job(toml, lake, "--available-now"), lambda: commits(lake / "events") > base + 2)
-    base = commits(lake / "scores")
-    kill_when(start_job(toml, lake, "--available-now"), lambda: commits(lake / "scores") > base + 3)
-    proc = start_job(toml, lake, "--available-now")
-    assert proc.wait(timeout=300) == 0, proc.stderr.read()[-2000:]
-
-    assert_each_event_once(lake, set(read_truth(lake / "truth").event_id))
-    stats = DeltaTable(str(lake / "stream_stats")).to_pandas()
-    assert stats.rows_duplicate.sum() == repeated
-    events = DeltaTable(str(lake / "events")).to_pandas(columns=["source_file"])
-    assert not events.source_file.str.contains("repeat-of-").any(), "the first copies are kept"

@@ -1,4 +1,9 @@
-"""Real process kills: the stream restarts from its checkpoint and loses and duplicates nothing."""
+"""Real process kills: the stream restarts from its checkpoint and loses and duplicates nothing.
+
+The workload holds redelivered lines (an at-least-once producer), so the kills
+also hit micro-batches whose duplicates must be dropped once, and counted once.
+"""
+import os
 import signal
 import time
 from datetime import datetime, timezone
@@ -14,24 +19,45 @@ from tests_support import assert_each_event_once, commits, kill_when, register_t
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc).timestamp()
 
 
+def land_repeats(landing: Path, of: tuple[int, ...]) -> int:
+    """Redeliver the last 10 lines of the files at positions `of`, each copy arriving right after its original.
+
+    The file source reads in modification-time order, so a copy lands in its original's
+    micro-batch or the next. Returns how many lines were redelivered.
+    """
+    originals = sorted(landing.glob("*.jsonl"))
+    arrived = time.time() - 3600
+    for i, path in enumerate(originals):
+        os.utime(path, (arrived + i, arrived + i))
+    repeated = 0
+    for k in of:
+        lines = originals[k].read_text().splitlines()[-10:]
+        copy = landing / f"repeat-of-{originals[k].name}"
+        copy.write_text("\n".join(lines) + "\n")
+        os.utime(copy, (arrived + k + 0.5, arrived + k + 0.5))
+        repeated += len(lines)
+    return repeated
+
+
 @pytest.fixture
 def workload(spark, tmp_path):
-    """A lake with a champion, 24 landed files, and a config that takes 3 files per micro-batch."""
+    """A lake with a champion, 24 landed files plus 3 partial redeliveries, 3 files per micro-batch."""
     lake = tmp_path / "lake"
     config = config_in(lake)
     register_test_champion(spark, config, before=T0)
     run_generator(FleetSimulator(devices=10, seed=9), LandingWriter(config.landing_path, lake / "truth"),
                   rate=10, duration=24 * 60, file_seconds=60, start=T0, log=lambda m: None)
+    repeated = land_repeats(Path(config.landing_path), of=(0, 9, 15))  # the first batch holds duplicates
     toml = tmp_path / "stream.toml"
     toml.write_text(DEFAULT_CONFIG.read_text().replace("max_files_per_trigger = 0", "max_files_per_trigger = 3"))
-    return config, toml
+    return config, toml, repeated
 
 
 def test_sigkill_at_several_moments_loses_and_duplicates_nothing(workload):
-    config, toml = workload
+    config, toml, repeated = workload
     lake = Path(config.lake_root)
     events_dir, scores_dir = lake / "events", lake / "scores"
-    # 1: right after the first events commit of the run, before that batch's other writes.
+    # 1: right after the first events commit of the run (a batch with duplicates), before its other writes.
     base = commits(events_dir)
     proc = start_job(toml, lake, "--available-now")
     kill_when(proc, lambda: commits(events_dir) > base + 1)
@@ -48,10 +74,14 @@ def test_sigkill_at_several_moments_loses_and_duplicates_nothing(workload):
     assert proc.wait(timeout=300) == 0, proc.stderr.read()[-2000:]
 
     assert_each_event_once(lake, set(read_truth(lake / "truth").event_id))
+    stats = DeltaTable(str(lake / "stream_stats")).to_pandas()
+    assert stats.rows_duplicate.sum() == repeated, "each redelivered line counted once, across the replays"
+    events = DeltaTable(str(lake / "events")).to_pandas(columns=["source_file"])
+    assert not events.source_file.str.contains("repeat-of-").any(), "the first copies are kept"
 
 
 def test_sigterm_finishes_the_batch_and_exits_cleanly(workload):
-    config, toml = workload
+    config, toml, _ = workload
     lake = Path(config.lake_root)
     proc = start_job(toml, lake)
     deadline = time.time() + 180
@@ -62,4 +92,5 @@ def test_sigterm_finishes_the_batch_and_exits_cleanly(workload):
     assert proc.wait(timeout=120) == 0, proc.stderr.read()[-2000:]
     stats = DeltaTable(str(lake / "stream_stats")).to_pandas()
     events = DeltaTable(str(lake / "events")).to_pandas(columns=["event_id"])
-    assert stats.rows_in.sum() == len(events), "every started micro-batch was finished and recorded"
+    assert stats.rows_in.sum() == len(events) + stats.rows_duplicate.sum(), \
+        "every started micro-batch was finished and recorded"
