@@ -6,7 +6,8 @@
 1. Pre-generates the events as JSON-lines files (not timed).
 2. Registers a champion fitted on a separate generated sample.
 3. Drain: lands every file at once and runs the real streaming job over them
-   (availableNow, maxFilesPerTrigger): sustained events/s and MB/s, micro-batch
+   (availableNow, maxFilesPerTrigger): events/s and MB/s over the whole run and
+   sustained after the first (cold) micro-batch, micro-batch
    duration percentiles. This is a stream catching up on a backlog.
 4. Paced: a fresh lake; the same files arrive in real time at --paced-mb MB/s while
    the job runs as it does in production (processing-time trigger, take whatever
@@ -222,11 +223,11 @@ def main() -> int:
     print()
     print("drain (JSON files -> validate -> events, quarantine, scores, stream_stats in Delta):")
     print(f"  {d['events']:,} events, {d['bytes'] / 1e6:,.0f} MB in {d['seconds']:.1f} s over {d['micro_batches']} micro-batches")
-    print(f"  sustained: {d['events_per_second']:,.0f} events/s, {d['mb_per_second']:.1f} MB/s "
-          f"(seed requirement 10 MB/s, goal 30 MB/s)")
+    print(f"  whole run, from the job's start (cold JVM, first Delta commits): {d['events_per_second']:,.0f} events/s, "
+          f"{d['mb_per_second']:.1f} MB/s")
     if d["after_first_batch_mb_per_second"]:
-        print(f"  after the first micro-batch: {d['after_first_batch_events_per_second']:,.0f} events/s, "
-              f"{d['after_first_batch_mb_per_second']:.1f} MB/s")
+        print(f"  sustained, after the first micro-batch: {d['after_first_batch_events_per_second']:,.0f} events/s, "
+              f"{d['after_first_batch_mb_per_second']:.1f} MB/s (seed requirement 10 MB/s, goal 30 MB/s)")
     print(f"  micro-batch duration: p50 {d['batch_seconds_p50']:.2f} s, p95 {d['batch_seconds_p95']:.2f} s")
     if "paced" in result:
         q = result["paced"]
