@@ -75,9 +75,10 @@ def model_versions(config: Config) -> Registry:
     if _no_store_yet(config):
         return Registry(read_at=now)
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=config.tracking_uri)
+    from lakehouse.tracking import store_client
+
+    client = store_client(config.tracking_uri)
     name = config.model.name
     try:
         aliases: dict[str, list[str]] = {}

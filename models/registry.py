@@ -25,6 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from features.engineering import feature_matrix
 from lakehouse.config import Config
+from lakehouse.tracking import store_client
 from models.forest import IsolationForestModel
 
 CHAMPION = "champion"
@@ -62,7 +63,7 @@ class LoadedModel:
 
 def client_for(config: Config) -> MlflowClient:
     mlflow.set_tracking_uri(config.tracking_uri)
-    return MlflowClient(tracking_uri=config.tracking_uri)
+    return store_client(config.tracking_uri)
 
 
 def _experiment_id(client: MlflowClient, config: Config) -> str:
