@@ -82,6 +82,13 @@ def test_event_time_bounds_default_to_the_query_time(spark, default_config):
     assert validate(raw, default_config).first().reason == "future_event_time"
 
 
+def test_an_epoch_number_before_year_one_is_stale(spark, default_config):
+    # Found by the property test: -113688346755 s is the year -1633, a time Spark holds and Python cannot.
+    raw = spark.createDataFrame([(line(event_time=-113688346755), "f")], "value string, source_file string")
+    row = validate(raw, default_config, F.lit(INGESTED)).select("reason", "detail").first()
+    assert row.reason == "stale_event_time" and row.detail.startswith("event_time: "), row.detail
+
+
 def test_bytes_that_are_not_utf8_are_quarantined_readably(spark, default_config):
     good = line().encode()
     cases = [good.replace(b"dev-1", b"dev-\xff\xfe"), b"\xc3\x28", good[:40] + b"\xe2\x82" + good[40:]]

@@ -89,7 +89,11 @@ def lines(draw, config):
 
 
 def in_bounds(row, config) -> bool:
+    if row.event_micros is None:
+        return False
     for spec in config.schema.fields:
+        if spec.name == config.schema.event_time:
+            continue
         value = getattr(row, spec.name)
         if value is None:
             if spec.required:
@@ -98,11 +102,12 @@ def in_bounds(row, config) -> bool:
         if spec.is_numeric and (not math.isfinite(value) or (spec.min is not None and value < spec.min)
                                 or (spec.max is not None and value > spec.max)):
             return False
-    offset = (row[config.schema.event_time].replace(tzinfo=timezone.utc) - INGESTED).total_seconds()
+    offset = row.event_micros / 1e6 - INGESTED.timestamp()
     return -config.source.max_event_time_behind_seconds <= offset <= config.source.max_event_time_ahead_seconds
 
 
-@settings(max_examples=25, deadline=None, database=None,
+# derandomize: the same examples on every run, so a CI result is reproducible; drop it locally to explore.
+@settings(max_examples=25, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_nothing_raises_and_nothing_is_lost(spark, default_config, data):
@@ -110,7 +115,11 @@ def test_nothing_raises_and_nothing_is_lost(spark, default_config, data):
     cases = data.draw(lines(config))
     raw = spark.createDataFrame([(line, str(i)) for i, (line, _, _) in enumerate(cases)], "b binary, source_file string")
     out = validate(raw.select(F.col("b").cast("string").alias("value"), "source_file"), config, F.lit(INGESTED))
-    rows = out.select("source_file", "reason", "detail", *config.schema.names).collect()
+    # The event time as epoch micros: Spark holds years that Python's datetime cannot (a rejected
+    # event's time may be year -1633), and collecting those as datetimes would fail in the test.
+    others = [n for n in config.schema.names if n != config.schema.event_time]
+    rows = out.select("source_file", "reason", "detail", *others,
+                      F.unix_micros(config.schema.event_time).alias("event_micros")).collect()
 
     assert sorted(int(r.source_file) for r in rows) == list(range(len(cases))), "every line exactly once"
     for row in rows:
