@@ -9,8 +9,8 @@
 rest, quarantined, analyst-labelled and flagged events are dropped
 (batch.hygiene) and the forest is fitted. Its threshold is the best-F1 one on
 the labelled pre-holdout events when there are enough labels (analyst verdicts,
-truth files), else the contamination quantile (`retrain.threshold`). New model and champion are scored on
-the holdout (batch.evaluation); the version is registered with its metrics,
+truth files), else the contamination quantile (`retrain.threshold`). New model
+and champion are scored on the holdout (batch.evaluation); the version is registered with its metrics,
 plots and tags; `champion` moves to it only if the gates pass (models.gates),
 otherwise it becomes `challenger`. Moving the alias is the last step that
 touches the model, so a run that fails before it leaves the champion as it

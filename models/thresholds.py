@@ -23,14 +23,15 @@ class Calibration:
 
     threshold: float
     source: str
-    labelled: int = 0     # labelled events seen (used only when source is "labels")
+    labelled: int = 0     # labelled events before the holdout (0 when labels were not consulted)
     anomalies: int = 0    # of which labelled anomalies
 
     def describe(self) -> str:
         if self.source == "labels":
             return f"labels: best F1 on {self.labelled} labelled events ({self.anomalies} anomalies)"
         seen = f"; {self.anomalies} labelled anomalies, too few for labels" if self.labelled else ""
-        return f"contamination: approximate quantile of the training scores (relative error {QUANTILE_RELATIVE_ERROR:g}){seen}"
+        return ("contamination: approximate quantile of the training scores "
+                f"(relative error {QUANTILE_RELATIVE_ERROR:g}){seen}")
 
 
 def threshold_from_contamination(scored: DataFrame, score_col: str, contamination: float) -> float:
