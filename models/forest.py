@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 from sklearn.ensemble import IsolationForest as SkIsolationForest
 
 from models.explain import ForestExplainer
+from models.sampling import draw_sample
 from models.thresholds import threshold_from_contamination
 
 
@@ -100,7 +101,11 @@ def to_matrix(columns) -> np.ndarray:
 
 
 class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, DefaultParamsWritable):
-    """Fits trees on a Spark-drawn sample of at most numTrees x maxSamples rows."""
+    """Fits trees on a uniform Spark-drawn sample of min(rows, numTrees x maxSamples) rows (see draw_sample).
+
+    scikit-learn then draws each tree's maxSamples rows from that sample without
+    replacement, so every tree's rows are a uniform draw from the whole input.
+    """
 
     @keyword_only
     def __init__(self, *, inputCols=None, featuresCol="features", numTrees=100, maxSamples=256, maxFeatures=1.0,
@@ -135,15 +140,6 @@ def sklearn_max_features(value: float) -> float | int:
     if value <= 0 or (value > 1 and not float(value).is_integer()):
         raise ValueError(f"maxFeatures must be a share in (0, 1] or a whole count > 1, got {value}")
     return float(value) if value <= 1 else int(value)
-
-
-def draw_sample(frame: DataFrame, size: int, seed: int) -> pd.DataFrame:
-    """A uniform sample of at most `size` rows, drawn by Spark; never collects the whole input."""
-    total = frame.count()
-    if total == 0:
-        return frame.limit(0).toPandas()
-    fraction = min(1.0, 1.2 * size / total)
-    return frame.sample(withReplacement=False, fraction=fraction, seed=seed).limit(size).toPandas()
 
 
 class IsolationForestModel(Model, _IsolationForestParams, MLReadable, MLWritable):
