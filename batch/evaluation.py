@@ -3,7 +3,7 @@
 Metric names (run metrics of the registered version): `holdout_<m>` for the
 new model, `champion_holdout_<m>` for the champion on the same events, where
 <m> is rows, alert_rate, labelled, positives and, where labels exist,
-precision, recall, f1, roc_auc, pr_auc; `score_shift` is the
+precision, recall, f1, roc_auc, average_precision; `score_shift` is the
 Kolmogorov-Smirnov statistic between the new model's scores on its training
 rows and on the holdout; `champion_score_shift` the same between the two
 models' holdout scores.

@@ -16,7 +16,7 @@ from lakehouse.config import Config
 
 TAGS = ("training_window", "training_start", "training_end", "events_version", "gate_decision", "promoted_at",
         "threshold", "features")
-METRICS = ("holdout_roc_auc", "holdout_pr_auc", "holdout_f1", "holdout_alert_rate", "training_rows")
+METRICS = ("holdout_roc_auc", "holdout_average_precision", "holdout_f1", "holdout_alert_rate", "training_rows")
 
 
 def _minute(stamp: str | None) -> str | None:

@@ -146,15 +146,15 @@ def build(config: Config) -> dict:
     v1 = fit_version(config, train, 1, window, {"training_rows": len(train)}, {"gate_decision": "promoted: first model"})
     v2 = fit_version(config, train, 2, {**window, "window": "2026-11-20", "start": "2026-11-20T00:00:00+00:00",
                                         "end": "2026-11-20T23:49:59+00:00"},
-                     {"training_rows": len(train), "holdout_roc_auc": 0.94, "holdout_pr_auc": 0.61,
+                     {"training_rows": len(train), "holdout_roc_auc": 0.94, "holdout_average_precision": 0.61,
                       "holdout_f1": 0.58, "holdout_alert_rate": 0.011},
-                     {"events_version": "12", "gate_decision": "promoted: holdout_pr_auc 0.61 >= champion 0.55",
+                     {"events_version": "12", "gate_decision": "promoted: holdout_average_precision 0.61 >= champion 0.55",
                       "promoted_at": half.isoformat()})
     v3 = fit_version(config, train, 3, {"window": "2026-11-21", "start": "2026-11-21T00:00:00+00:00",
                                         "end": "2026-11-21T00:14:59+00:00"},
-                     {"training_rows": len(train), "holdout_roc_auc": 0.90, "holdout_pr_auc": 0.49,
+                     {"training_rows": len(train), "holdout_roc_auc": 0.90, "holdout_average_precision": 0.49,
                       "holdout_f1": 0.47, "holdout_alert_rate": 0.02},
-                     {"events_version": "13", "gate_decision": "rejected: holdout_pr_auc 0.49 < champion 0.61"})
+                     {"events_version": "13", "gate_decision": "rejected: holdout_average_precision 0.49 < champion 0.61"})
     registry.set_alias(config, v2.version, registry.CHAMPION)
     registry.set_alias(config, v3.version, "challenger")
 

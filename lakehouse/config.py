@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 FIELD_TYPES = ("string", "double", "long", "timestamp")
 SOURCE_KINDS = ("files", "kafka")
 UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
-GATE_METRICS = ("pr_auc", "roc_auc", "f1")
+GATE_METRICS = ("average_precision", "roc_auc", "f1")
+# Old gate-metric names and what they are now: "pr_auc" was the trapezoidal area, now average precision.
+RENAMED_GATE_METRICS = {"pr_auc": "average_precision"}
 THRESHOLD_SOURCES = ("auto", "labels", "contamination")
 DURATION = re.compile(r"(\d+)\s*(second|minute|hour|day)s?")
 DURATION_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -104,7 +107,7 @@ class RetrainConfig:
     """The nightly job: holdout, gates, training hygiene, schedule, table maintenance."""
 
     holdout_fraction: float = 0.2         # the latest share of the window (by event time) held out for evaluation
-    primary_metric: str = "pr_auc"        # gate metric where labels exist
+    primary_metric: str = "average_precision"  # gate metric where labels exist
     max_metric_drop: float = 0.02         # the challenger may trail the champion by at most this much
     min_alert_rate: float = 0.0           # the challenger's holdout alert rate must lie in [min, max]
     max_alert_rate: float = 0.05
@@ -315,6 +318,18 @@ def _share(section: _Section, name: str, default: float, low_open: bool = False)
     return value
 
 
+def _gate_metric(r: _Section) -> str:
+    """retrain.primary_metric; an old name is read as its new one, with a one-line warning."""
+    name = r.get("primary_metric", str, RetrainConfig.primary_metric)
+    if name in RENAMED_GATE_METRICS:
+        new = RENAMED_GATE_METRICS[name]
+        print(f"warning: {r.key('primary_metric')}: {name!r} is now {new!r} (average precision, as scikit-learn "
+              f"and ADBench report it, instead of the trapezoidal area); using {new!r}: rename it in the config",
+              file=sys.stderr)
+        return new
+    return r.choice("primary_metric", GATE_METRICS, RetrainConfig.primary_metric)
+
+
 def _parse_retrain(r: _Section) -> RetrainConfig:
     min_rate, max_rate = _share(r, "min_alert_rate", 0.0), _share(r, "max_alert_rate", 0.05)
     if min_rate > max_rate:
@@ -325,7 +340,7 @@ def _parse_retrain(r: _Section) -> RetrainConfig:
         raise ConfigError(f"retrain.schedule_at: expected HH:MM (local time), got {at!r}")
     return RetrainConfig(
         holdout_fraction=_share(r, "holdout_fraction", 0.2, low_open=True),
-        primary_metric=r.choice("primary_metric", GATE_METRICS, "pr_auc"),
+        primary_metric=_gate_metric(r),
         max_metric_drop=r.positive("max_metric_drop", float, 0.02, allow_zero=True),
         min_alert_rate=min_rate,
         max_alert_rate=max_rate,

@@ -5,18 +5,19 @@ bin, the rows, flagged rows, labelled rows and labelled anomalies; alert rate,
 precision, recall and F1 at the model's threshold are exact sums of those
 counts, and the score histogram, the precision-recall curve and the shift
 between two score distributions (Kolmogorov-Smirnov statistic, resolution
-1/BINS) come from the bins on the driver. ROC-AUC and PR-AUC are Spark's
-`BinaryClassificationEvaluator`, as in `models.evaluate`. Label-based metrics
-need labelled events of both classes; otherwise they are None.
+1/BINS) come from the bins on the driver. ROC-AUC and average precision are
+exact (models.metrics: one more aggregation, by distinct score). Label-based
+metrics need labelled events of both classes; otherwise they are None.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+from models.metrics import ranking_metrics
 
 BINS = 1000
 COUNTS = ("rows", "flagged", "labelled", "positives", "true_positives", "flagged_labelled")
@@ -78,7 +79,7 @@ class HoldoutReport:
     recall: float | None
     f1: float | None
     roc_auc: float | None
-    pr_auc: float | None
+    average_precision: float | None
     profile: ScoreProfile
 
     @property
@@ -89,7 +90,7 @@ class HoldoutReport:
         """The report's numbers (label-based ones only where labels exist)."""
         values = {"rows": self.rows, "alert_rate": self.alert_rate, "labelled": self.labelled,
                   "positives": self.positives, "precision": self.precision, "recall": self.recall, "f1": self.f1,
-                  "roc_auc": self.roc_auc, "pr_auc": self.pr_auc}
+                  "roc_auc": self.roc_auc, "average_precision": self.average_precision}
         return {name: float(value) for name, value in values.items() if value is not None}
 
 
@@ -98,20 +99,17 @@ def evaluate_scored(scored: DataFrame, threshold: float, score_col: str = "anoma
     """Metrics of rows already scored by a model whose threshold is `threshold`."""
     profile = score_profile(scored, score_col, prediction_col, label_col)
     rows, labelled, positives = (int(getattr(profile, n).sum()) for n in ("rows", "labelled", "positives"))
-    precision = recall = f1 = roc = pr = None
+    precision = recall = f1 = roc = ap = None
     if label_col and 0 < positives < labelled:
         predicted, caught = int(profile.flagged_labelled.sum()), int(profile.true_positives.sum())
         precision = caught / predicted if predicted else 0.0
         recall = caught / positives
         f1 = 2 * caught / (predicted + positives)
-        labelled_rows = scored.filter(F.col(label_col).isNotNull()) \
-            .select(F.col(score_col), F.col(label_col).cast("double").alias("_label"))
-        evaluator = BinaryClassificationEvaluator(rawPredictionCol=score_col, labelCol="_label")
-        roc = evaluator.setMetricName("areaUnderROC").evaluate(labelled_rows)
-        pr = evaluator.setMetricName("areaUnderPR").evaluate(labelled_rows)
+        ranking = ranking_metrics(scored, score_col, label_col)
+        roc, ap = ranking.roc_auc, ranking.average_precision
     return HoldoutReport(rows=rows, threshold=threshold, alert_rate=int(profile.flagged.sum()) / rows if rows else 0.0,
                          labelled=labelled, positives=positives, precision=precision, recall=recall, f1=f1,
-                         roc_auc=roc, pr_auc=pr, profile=profile)
+                         roc_auc=roc, average_precision=ap, profile=profile)
 
 
 def evaluate_model(model, holdout: DataFrame, label_col: str | None = "label") -> HoldoutReport:

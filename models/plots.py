@@ -39,7 +39,7 @@ def precision_recall(reports: dict[str, HoldoutReport]) -> Figure:
     for name, report in reports.items():
         if report.has_labels:
             recall, precision = report.profile.pr_curve()
-            axes.plot(recall, precision, drawstyle="steps-post", label=f"{name} (PR-AUC {report.pr_auc:.3f})")
+            axes.plot(recall, precision, drawstyle="steps-post", label=f"{name} (AP {report.average_precision:.3f})")
             axes.plot([report.recall], [report.precision], marker="o", color=axes.lines[-1].get_color())
     axes.set_xlim(0, 1.02)
     axes.set_ylim(0, 1.02)

@@ -162,7 +162,7 @@ def test_the_version_records_window_data_version_threshold_and_decision(first):
     # Training rows, exclusions and holdout partition exactly the day's events at the recorded version.
     assert metrics["training_rows"] + metrics["excluded_total"] + metrics["holdout_rows"] == day_rows
     assert 0.15 <= metrics["holdout_rows"] / day_rows <= 0.25
-    for name in ("holdout_roc_auc", "holdout_pr_auc", "holdout_f1", "holdout_precision", "holdout_recall",
+    for name in ("holdout_roc_auc", "holdout_average_precision", "holdout_f1", "holdout_precision", "holdout_recall",
                  "holdout_alert_rate", "score_shift", "sample_rows"):
         assert name in metrics, name
     assert metrics["holdout_roc_auc"] > 0.8, "the generator's truth files label the holdout"
@@ -225,20 +225,20 @@ def test_force_retrains_without_the_events_the_serving_model_flagged(first, forc
     assert registry.alias_version(config) == forced.version
     metrics = run_metrics(config, forced.version)
     assert metrics["champion_holdout_rows"] == metrics["holdout_rows"], "the champion was scored on the same holdout"
-    assert "champion_holdout_pr_auc" in metrics and "champion_score_shift" in metrics
+    assert "champion_holdout_average_precision" in metrics and "champion_score_shift" in metrics
 
 
 def test_a_worse_challenger_is_kept_as_challenger(first, forced, worse):
     config, result = first["config"], worse["result"]
     assert not result.promoted
-    assert result.decision.startswith("kept as challenger: ") and "pr_auc" in result.decision
+    assert result.decision.startswith("kept as challenger: ") and "average_precision" in result.decision
     assert worse["champion"] == forced.version, "the champion stayed where it was"
     client = MlflowClient(config.tracking_uri)
     assert str(client.get_model_version_by_alias(config.model.name, "challenger").version) == result.version
     tags = versions(config)[result.version]
     assert tags["gate_decision"] == result.decision and "promoted_at" not in tags
     metrics = run_metrics(config, result.version)
-    assert metrics["holdout_pr_auc"] < metrics["champion_holdout_pr_auc"] - config.retrain.max_metric_drop
+    assert metrics["holdout_average_precision"] < metrics["champion_holdout_average_precision"] - config.retrain.max_metric_drop
 
 
 def test_a_run_that_fails_before_promotion_leaves_the_champion_and_does_not_block_a_rerun(first, failed):

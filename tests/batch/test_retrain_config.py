@@ -19,7 +19,7 @@ def test_a_file_without_the_section_gets_the_defaults():
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda r: r.update(holdout_fraction=1.0), "retrain.holdout_fraction: must be in (0, 1), got 1.0"),
-    (lambda r: r.update(primary_metric="accuracy"), "retrain.primary_metric: must be one of pr_auc, roc_auc, f1"),
+    (lambda r: r.update(primary_metric="accuracy"), "retrain.primary_metric: must be one of average_precision, roc_auc, f1"),
     (lambda r: r.update(max_metric_drop=-0.1), "retrain.max_metric_drop: must be >= 0"),
     (lambda r: r.update(max_alert_rate=1.5), "retrain.max_alert_rate: must be in [0, 1], got 1.5"),
     (lambda r: r.update(min_alert_rate=0.2, max_alert_rate=0.1),
@@ -46,3 +46,12 @@ def test_model_max_features_is_a_share_or_a_count(value, ok):
     else:
         with pytest.raises(ConfigError, match="model.max_features"):
             parse_config(data, environ={})
+
+
+def test_the_old_pr_auc_gate_metric_is_read_as_average_precision_with_a_warning(capsys):
+    data = default_toml_dict()
+    data["retrain"]["primary_metric"] = "pr_auc"
+    assert parse_config(data, environ={}).retrain.primary_metric == "average_precision"
+    warning = capsys.readouterr().err.strip()
+    assert warning.startswith("warning: retrain.primary_metric: 'pr_auc' is now 'average_precision'")
+    assert "\n" not in warning

@@ -168,7 +168,7 @@ def test_models_page_lists_versions_and_score_distributions(browser, url, sample
     rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#models-table tbody tr")[1:]]
     assert [r.split()[0] for r in rows] == ["v3", "v2", "v1"]
     assert "challenger" in rows[0] and "rejected" in rows[0]
-    assert "champion" in rows[1] and "0.610" in rows[1], "the champion's holdout PR-AUC"
+    assert "champion" in rows[1] and "0.610" in rows[1], "the champion's holdout average precision"
     legend = text_of(browser, "score-distribution")
     for version, count in scores.model_version.value_counts().items():
         assert f"v{version} ({count:,} scores" in legend

@@ -5,16 +5,16 @@ from lakehouse.config import RetrainConfig
 from models.gates import Champion, decide
 from models.holdout import BINS, HoldoutReport, ScoreProfile
 
-SETTINGS = RetrainConfig(primary_metric="pr_auc", max_metric_drop=0.02, min_alert_rate=0.001, max_alert_rate=0.05)
+SETTINGS = RetrainConfig(primary_metric="average_precision", max_metric_drop=0.02, min_alert_rate=0.001, max_alert_rate=0.05)
 
 
-def report(alert_rate=0.01, pr_auc=None):
+def report(alert_rate=0.01, ap=None):
     empty = ScoreProfile(*(np.zeros(BINS, dtype=np.int64) for _ in range(6)))
-    labelled = pr_auc is not None
+    labelled = ap is not None
     return HoldoutReport(rows=1000, threshold=0.6, alert_rate=alert_rate, labelled=100 if labelled else 0,
                          positives=10 if labelled else 0, precision=0.5 if labelled else None,
                          recall=0.5 if labelled else None, f1=0.5 if labelled else None,
-                         roc_auc=0.9 if labelled else None, pr_auc=pr_auc, profile=empty)
+                         roc_auc=0.9 if labelled else None, average_precision=ap, profile=empty)
 
 
 def test_the_first_model_is_always_promoted():
@@ -23,16 +23,16 @@ def test_the_first_model_is_always_promoted():
 
 
 def test_a_challenger_within_the_margin_is_promoted():
-    decision = decide(report(pr_auc=0.79), Champion("3", report(pr_auc=0.80)), SETTINGS)
+    decision = decide(report(ap=0.79), Champion("3", report(ap=0.80)), SETTINGS)
     assert decision.promote
     assert decision.summary == ("promoted: alert rate 0.0100 within [0.001, 0.05]; "
-                                "pr_auc 0.7900 vs champion v3 0.8000 (allowed drop 0.02)")
+                                "average_precision 0.7900 vs champion v3 0.8000 (allowed drop 0.02)")
 
 
 def test_a_worse_challenger_is_kept_with_the_reason():
-    decision = decide(report(pr_auc=0.60), Champion("3", report(pr_auc=0.80)), SETTINGS)
+    decision = decide(report(ap=0.60), Champion("3", report(ap=0.80)), SETTINGS)
     assert not decision.promote
-    assert decision.summary == "kept as challenger: pr_auc 0.6000 vs champion v3 0.8000, down 0.2000 (allowed 0.02)"
+    assert decision.summary == "kept as challenger: average_precision 0.6000 vs champion v3 0.8000, down 0.2000 (allowed 0.02)"
 
 
 def test_alert_rate_out_of_bounds_fails_even_without_labels():
@@ -40,14 +40,14 @@ def test_alert_rate_out_of_bounds_fails_even_without_labels():
     assert not decision.promote
     assert decision.summary == "kept as challenger: alert rate 0.2000 outside [0.001, 0.05]"
     quiet = decide(report(alert_rate=0.01), Champion("3", report()), SETTINGS)
-    assert quiet.promote and "pr_auc not compared (no labelled holdout events of both classes)" in quiet.summary
+    assert quiet.promote and "average_precision not compared (no labelled holdout events of both classes)" in quiet.summary
 
 
 def test_force_promotes_and_records_what_the_gates_said():
-    decision = decide(report(alert_rate=0.2, pr_auc=0.5), Champion("3", report(pr_auc=0.8)), SETTINGS, force=True)
+    decision = decide(report(alert_rate=0.2, ap=0.5), Champion("3", report(ap=0.8)), SETTINGS, force=True)
     assert decision.promote
     assert decision.summary.startswith("forced: gates would have kept it as challenger: alert rate 0.2000 outside")
-    assert decide(report(pr_auc=0.8), Champion("3", report(pr_auc=0.8)), SETTINGS, force=True).summary == \
+    assert decide(report(ap=0.8), Champion("3", report(ap=0.8)), SETTINGS, force=True).summary == \
         "forced: gates passed"
 
 
