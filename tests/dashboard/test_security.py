@@ -257,7 +257,7 @@ def test_a_key_holding_a_link_is_shown_as_text_in_the_hover(markup_lake, dashboa
             Plotly.Fx.hover(gd, [{curveNumber: 1, pointNumber: i}]);
             return i;""")
         assert hovered is not None, "the anomaly on the markup key is not drawn"
-        wait.until(lambda b: "k</a>" in b.execute_script(
+        wait.until(lambda b: "score" in b.execute_script(
             "return document.querySelector('#score-timeline .hoverlayer').textContent"))
         label = browser.execute_script("return document.querySelector('#score-timeline .hoverlayer').textContent")
         links = browser.execute_script(
