@@ -66,7 +66,8 @@ def score_timeline(scores: pd.DataFrame, time_col: str, key_col: str, id_col: st
          "marker": {"size": 5, "color": NORMAL_COLOR, "opacity": 0.5}, "text": plain(normal[key_col]),
          "customdata": normal[id_col], "hovertemplate": hover},
         {"type": "scatter", "x": anomalous[time_col], "y": anomalous.anomaly_score, "mode": "markers",
-         "name": "anomaly", "marker": {"size": 10, "color": ANOMALY_COLOR, "symbol": "x"}, "text": plain(anomalous[key_col]),
+         "name": "anomaly", "marker": {"size": 10, "color": ANOMALY_COLOR, "symbol": "x"},
+         "text": plain(anomalous[key_col]),
          "customdata": anomalous[id_col], "hovertemplate": hover},
     ]
     return {"data": data, "layout": layout(

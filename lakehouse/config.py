@@ -24,8 +24,8 @@ DURATION = re.compile(r"(\d+)\s*(second|minute|hour|day)s?")
 DURATION_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 SIZE = re.compile(r"(\d+)\s*(b|kb|mb|gb)?")
 SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
-HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?",
-                       re.IGNORECASE)
+HOST_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"  # a DNS name (dashboard.allowed_hosts): no port or wildcard
+HOST_NAME = re.compile(rf"(?=.{{1,253}}$){HOST_LABEL}(\.{HOST_LABEL})*\.?", re.IGNORECASE)
 
 
 class ConfigError(ValueError):

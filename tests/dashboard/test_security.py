@@ -131,7 +131,8 @@ def test_a_loopback_dashboard_refuses_other_host_names(tmp_path, dashboard_serve
     """DNS rebinding: a page on evil.example re-points its name at 127.0.0.1; its requests carry its Host."""
     with dashboard_server(str(tmp_path / "lake")) as url:
         port = url.rsplit(":", 1)[1]
-        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", f"localhost.evil:{port}"):
+        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}",
+                     f"localhost.evil:{port}"):
             for path in ("/", "/_dash-layout", "/_dash-dependencies", "/anomalies"):
                 status, body = get_with_host(url + path, host)
                 assert status == 400, (host, path)
@@ -178,8 +179,8 @@ def test_a_bad_allowed_host_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "dashboard", "--config", str(config)], cwd=ROOT,
                             env=dashboard_env(str(tmp_path / "lake")), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"error: {config}: dashboard.allowed_hosts[0]: expected a host name or IP address without "
-                                     "scheme, port or wildcard, got 'https://dash.example.com'")
+    assert result.stderr.strip() == (f"error: {config}: dashboard.allowed_hosts[0]: expected a host name or IP "
+                                     "address without scheme, port or wildcard, got 'https://dash.example.com'")
 
 
 # -- 3. plotly text ----------------------------------------------------------------------------------------------
