@@ -1,4 +1,7 @@
-"""HTTP basic auth for an exposed dashboard; credentials only from the environment, never logged."""
+"""HTTP basic auth for an exposed dashboard; credentials only from the environment, never logged.
+
+Whether an address is exposed (and so needs them) is decided in dashboard.network, by what it resolves to.
+"""
 from __future__ import annotations
 
 import hmac
@@ -8,7 +11,6 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, request
 
 USER_ENV, PASSWORD_ENV = "ISOGUARD_DASHBOARD_USER", "ISOGUARD_DASHBOARD_PASSWORD"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -21,10 +23,6 @@ def credentials_from(environ=os.environ) -> Credentials | None:
     """Both variables set and non-empty, or None."""
     user, password = environ.get(USER_ENV, ""), environ.get(PASSWORD_ENV, "")
     return Credentials(user, password) if user and password else None
-
-
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK or host.startswith("127.")
 
 
 def require_basic_auth(server: Flask, credentials: Credentials) -> None:

@@ -3,9 +3,16 @@
 Plain dicts, not plotly.graph_objects: building and validating a graph object
 (template included) costs tens of milliseconds per figure, more than a whole
 refresh should; Dash sends a dict to plotly.js just the same.
+
+Every user-supplied string that plotly draws (keys in hovers, feature names in
+axis titles, reasons and versions in legends, messages in annotations) goes
+through `plain` first. Dash components escape their text, but plotly renders
+a subset of HTML in hovers, titles, legends, ticks and annotations: a
+`device_id` holding `<a href=...>` became a live outside link in the hover.
 """
 from __future__ import annotations
 
+import html
 from functools import cache
 
 import numpy as np
@@ -15,6 +22,16 @@ from dashboard.summaries import SCORE_BINS
 
 NORMAL_COLOR, ANOMALY_COLOR, THRESHOLD_COLOR = "#8a94a6", "#d62728", "#ff7f0e"
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+
+
+def plain(value):
+    """User-supplied text as plotly must receive it: `<`, `>` and `&` escaped, so that plotly shows the
+    characters instead of reading tags (it decodes the entities back when it draws). A Series is escaped
+    value by value (each distinct value once; missing values stay missing), anything else becomes a string."""
+    if isinstance(value, pd.Series):
+        escaped = {v: html.escape(str(v), quote=False) for v in value.dropna().unique()}
+        return value.map(escaped)
+    return html.escape("" if value is None else str(value), quote=False)
 
 
 @cache
@@ -30,12 +47,12 @@ def layout(height: int, **kwargs) -> dict:
 
 
 def axis_title(text: str) -> dict:
-    return {"title": {"text": text}}
+    return {"title": {"text": plain(text)}}
 
 
 def empty_figure(message: str, height: int = 420) -> dict:
     return {"data": [], "layout": layout(height, xaxis={"visible": False}, yaxis={"visible": False}, annotations=[
-        {"text": message, "showarrow": False, "font": {"size": 15}, "xref": "paper", "yref": "paper",
+        {"text": plain(message), "showarrow": False, "font": {"size": 15}, "xref": "paper", "yref": "paper",
          "x": 0.5, "y": 0.5}])}
 
 
@@ -46,10 +63,11 @@ def score_timeline(scores: pd.DataFrame, time_col: str, key_col: str, id_col: st
     threshold = float(scores.threshold.iloc[-1])
     data = [
         {"type": "scattergl", "x": normal[time_col], "y": normal.anomaly_score, "mode": "markers", "name": "normal",
-         "marker": {"size": 5, "color": NORMAL_COLOR, "opacity": 0.5}, "text": normal[key_col],
+         "marker": {"size": 5, "color": NORMAL_COLOR, "opacity": 0.5}, "text": plain(normal[key_col]),
          "customdata": normal[id_col], "hovertemplate": hover},
         {"type": "scatter", "x": anomalous[time_col], "y": anomalous.anomaly_score, "mode": "markers",
-         "name": "anomaly", "marker": {"size": 10, "color": ANOMALY_COLOR, "symbol": "x"}, "text": anomalous[key_col],
+         "name": "anomaly", "marker": {"size": 10, "color": ANOMALY_COLOR, "symbol": "x"},
+         "text": plain(anomalous[key_col]),
          "customdata": anomalous[id_col], "hovertemplate": hover},
     ]
     return {"data": data, "layout": layout(
@@ -102,7 +120,7 @@ def score_distribution_figure(histograms: dict[str, dict], thresholds: dict[str,
         rows = max(h["rows"], 1)
         data.append({"type": "scatter", "x": centers, "y": np.asarray(h["counts"]) / rows, "mode": "lines",
                      "line": {"shape": "hvh", "color": color},
-                     "name": f"v{version} ({h['rows']:,} scores, {h['anomalies'] / rows:.2%} anomalies)"})
+                     "name": plain(f"v{version} ({h['rows']:,} scores, {h['anomalies'] / rows:.2%} anomalies)")})
         if thresholds.get(version) is not None:
             shapes.append({"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": thresholds[version],
                            "x1": thresholds[version], "line": {"color": color, "dash": "dash", "width": 1}})
@@ -112,7 +130,7 @@ def score_distribution_figure(histograms: dict[str, dict], thresholds: dict[str,
 
 def quarantine_figure(counts: pd.DataFrame) -> dict:
     """Quarantined records per reason per time bucket, stacked."""
-    data = [{"type": "bar", "x": part.bucket, "y": part["count"], "name": reason,
+    data = [{"type": "bar", "x": part.bucket, "y": part["count"], "name": plain(reason),
              "marker": {"color": PALETTE[i % len(PALETTE)]}}
             for i, (reason, part) in enumerate(counts.groupby("reason"))]
     return {"data": data, "layout": layout(340, barmode="stack", yaxis=axis_title("records"),

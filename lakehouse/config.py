@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -26,6 +27,8 @@ DURATION = re.compile(r"(\d+)\s*(second|minute|hour|day)s?")
 DURATION_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 SIZE = re.compile(r"(\d+)\s*(b|kb|mb|gb)?")
 SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
+HOST_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"  # a DNS name (dashboard.allowed_hosts): no port or wildcard
+HOST_NAME = re.compile(rf"(?=.{{1,253}}$){HOST_LABEL}(\.{HOST_LABEL})*\.?", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -145,6 +148,7 @@ class DashboardConfig:
     port: int = 8050
     refresh_seconds: float = 2.0
     window_minutes: int = 10
+    allowed_hosts: tuple[str, ...] = ()   # Host header names answered besides loopback ones (dashboard.network)
 
 
 @dataclass(frozen=True)
@@ -330,6 +334,25 @@ def _gate_metric(r: _Section) -> str:
     return r.choice("primary_metric", GATE_METRICS, RetrainConfig.primary_metric)
 
 
+def _host_names(section: _Section, name: str) -> tuple[str, ...]:
+    """Host names or IP addresses (IPv6 optionally in brackets), without scheme, port or wildcard."""
+    values = section.get(name, list, [])
+    for i, value in enumerate(values):
+        bare = value[1:-1] if isinstance(value, str) and value.startswith("[") and value.endswith("]") else value
+        if not isinstance(value, str) or not (HOST_NAME.fullmatch(value) or _is_ip(bare)):
+            raise ConfigError(f"{section.key(name)}[{i}]: expected a host name or IP address without scheme, "
+                              f"port or wildcard, got {value!r}")
+    return tuple(values)
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
 def _parse_retrain(r: _Section) -> RetrainConfig:
     min_rate, max_rate = _share(r, "min_alert_rate", 0.0), _share(r, "max_alert_rate", 0.05)
     if min_rate > max_rate:
@@ -431,6 +454,7 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         port=d.positive("port", int, 8050),
         refresh_seconds=d.positive("refresh_seconds", float, 2.0),
         window_minutes=d.positive("window_minutes", int, 10),
+        allowed_hosts=_host_names(d, "allowed_hosts"),
     )
     retrain = _parse_retrain(root.section("retrain"))
     su = root.section("summaries")

@@ -62,7 +62,7 @@ def test_anomalies_timeline_and_point_details(browser, url, sample_lake, screens
     browser.get(url + "/anomalies")
     summary = wait_for_text(browser, "anomaly-summary", lambda t: "scores and" in t)
     assert summary.startswith(f"{len(window):,} scores and {int(window.is_anomaly.sum()):,} anomalies")
-    assert "threshold" in text_of(browser, "score-timeline")
+    wait_for_text(browser, "score-timeline", lambda t: "threshold" in t)  # plotly draws after the summary is shown
 
     points = WebDriverWait(browser, WAIT).until(
         lambda b: b.find_elements(By.CSS_SELECTOR, "#score-timeline g.trace.scatter path.point"))
