@@ -76,7 +76,8 @@ class RetrainResult:
 def fit(training: DataFrame, config: Config) -> IsolationForestModel:
     m = config.model
     return IsolationForest(inputCols=list(config.features), numTrees=m.num_trees, maxSamples=m.max_samples,
-                           maxFeatures=m.max_features, contamination=m.contamination, seed=m.seed).fit(training)
+                           maxFeatures=m.max_features, extensionLevel=m.extension_level, contamination=m.contamination,
+                           seed=m.seed).fit(training)
 
 
 def calibrate(spark: SparkSession, model: IsolationForestModel, before: DataFrame, config: Config) -> Calibration:

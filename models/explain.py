@@ -20,6 +20,28 @@ import numpy as np
 TOP_K = 3
 
 
+def top_features(credit: np.ndarray, names: list[str], k: int = TOP_K) -> list[list[str]]:
+    """Per row, the names of the (at most k) features with the most credit, most first; none without credit."""
+    order = np.argsort(-credit, axis=1, kind="stable")[:, :k]
+    return [[names[j] for j in row if credit[i, j] > 0] for i, row in enumerate(order)]
+
+
+def explainer_for(forest, feature_names: list[str], k: int = TOP_K):
+    """The explainer for a fitted forest: scikit-learn's trees, or any forest with a `credit(X)` method."""
+    return CreditExplainer(forest, feature_names, k) if hasattr(forest, "credit") else \
+        ForestExplainer(forest, feature_names, k)
+
+
+class CreditExplainer:
+    """Top features from a forest that computes its own isolation credit (the extended forest: cut weights)."""
+
+    def __init__(self, forest, feature_names: list[str], k: int = TOP_K):
+        self.forest, self.names, self.k = forest, list(feature_names), k
+
+    def top_features(self, X: np.ndarray) -> list[list[str]]:
+        return top_features(self.forest.credit(X), self.names, self.k)
+
+
 class ForestExplainer:
     """Top contributing features of rows, for a fitted scikit-learn IsolationForest."""
 
@@ -49,6 +71,4 @@ class ForestExplainer:
         return credit
 
     def top_features(self, X: np.ndarray) -> list[list[str]]:
-        credit = self.credit(X)
-        order = np.argsort(-credit, axis=1, kind="stable")[:, : self.k]
-        return [[self.names[j] for j in row if credit[i, j] > 0] for i, row in enumerate(order)]
+        return top_features(self.credit(X), self.names, self.k)

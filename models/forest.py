@@ -2,7 +2,9 @@
 
 `anomaly_score` is the score of Liu, Ting and Zhou (2008), 2^(-E[h(x)]/c(psi)),
 in (0, 1], higher is more anomalous; it equals scikit-learn's
-`-IsolationForest.score_samples` on the same trees. The threshold is set at fit
+`-IsolationForest.score_samples` on the same trees. `extensionLevel` 0 fits
+scikit-learn's axis-parallel trees; a level e > 0 fits the extended isolation
+forest (models.extended), whose cuts are sloped over e + 1 features. The threshold is set at fit
 time as the (1 - contamination) quantile of the scores of the whole input,
 computed with Spark's approxQuantile (see models.thresholds for its relative error).
 
@@ -33,7 +35,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from sklearn.ensemble import IsolationForest as SkIsolationForest
 
-from models.explain import ForestExplainer
+from lakehouse.config import ModelConfig
+from models.explain import explainer_for
+from models.extended import ExtendedIsolationForest
 from models.sampling import draw_sample
 from models.thresholds import threshold_from_contamination
 
@@ -46,6 +50,12 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
     maxFeatures = Param(Params._dummy(), "maxFeatures",
                         "features drawn for each tree: a share in (0, 1], or a whole count > 1 (scikit-learn's max_features)",
                         typeConverter=TypeConverters.toFloat)
+    extensionLevel = Param(Params._dummy(), "extensionLevel",
+                           "features per cut minus one: 0 = axis-parallel (scikit-learn's trees), up to features - 1",
+                           typeConverter=TypeConverters.toInt)
+    rowIdCol = Param(Params._dummy(), "rowIdCol",
+                     "optional long column numbering the rows: the training sample is then reproducible in numpy "
+                     "(models.sampling.sample_positions)", typeConverter=TypeConverters.toString)
     contamination = Param(Params._dummy(), "contamination", "target share of anomalies, sets the threshold", typeConverter=TypeConverters.toFloat)
     scoreCol = Param(Params._dummy(), "scoreCol", "output column for the anomaly score", typeConverter=TypeConverters.toString)
     explainCol = Param(Params._dummy(), "explainCol", "output column for the top contributing features of anomalies",
@@ -53,7 +63,9 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(numTrees=100, maxSamples=256, maxFeatures=1.0, contamination=0.01, seed=42,
+        m = ModelConfig  # the one place the model's defaults are written
+        self._setDefault(numTrees=m.num_trees, maxSamples=m.max_samples, maxFeatures=m.max_features,
+                         extensionLevel=m.extension_level, contamination=m.contamination, seed=m.seed,
                          scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features")
 
     def getExplainCol(self) -> str:
@@ -67,6 +79,9 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
 
     def getMaxFeatures(self) -> float:
         return self.getOrDefault(self.maxFeatures)
+
+    def getExtensionLevel(self) -> int:
+        return self.getOrDefault(self.extensionLevel)
 
     def getContamination(self) -> float:
         return self.getOrDefault(self.contamination)
@@ -108,8 +123,10 @@ class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, 
     """
 
     @keyword_only
-    def __init__(self, *, inputCols=None, featuresCol="features", numTrees=100, maxSamples=256, maxFeatures=1.0,
-                 contamination=0.01, seed=42, scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features"):
+    def __init__(self, *, inputCols=None, featuresCol="features", numTrees=ModelConfig.num_trees,
+                 maxSamples=ModelConfig.max_samples, maxFeatures=ModelConfig.max_features,
+                 extensionLevel=ModelConfig.extension_level, rowIdCol=None, contamination=ModelConfig.contamination,
+                 seed=ModelConfig.seed, scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features"):
         super().__init__()
         self._set(**self._input_kwargs)
 
@@ -119,20 +136,37 @@ class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, 
             raise ValueError("numTrees and maxSamples must be positive")
         if not 0.0 < self.getContamination() < 0.5:
             raise ValueError("contamination must be in (0, 0.5)")
-        max_features = sklearn_max_features(self.getMaxFeatures())
-        sample = draw_sample(dataset.select(*self._feature_columns()), num_trees * max_samples, self.getSeed())
-        if len(sample) < 2:
-            raise ValueError(f"cannot fit an isolation forest on {len(sample)} rows")
-        forest = SkIsolationForest(
-            n_estimators=num_trees,
-            max_samples=min(max_samples, len(sample)),
-            max_features=max_features,
-            random_state=self.getSeed() % (2**32),
-        ).fit(to_matrix([sample[c] for c in sample.columns]))
+        row_id = self.getOrDefault(self.rowIdCol) if self.isSet(self.rowIdCol) else None
+        features = self._feature_columns()
+        sample = draw_sample(dataset.select(*features, *([row_id] if row_id else [])), num_trees * max_samples,
+                             self.getSeed(), row_id=row_id)
+        if row_id:
+            sample = sample.drop(columns=[row_id])
+        forest = fit_forest(to_matrix([sample[c] for c in sample.columns]), num_trees, max_samples,
+                            self.getMaxFeatures(), self.getExtensionLevel(), self.getSeed())
         model = self._copyValues(IsolationForestModel(forest=forest))
         model.sample_size_ = len(sample)
         model.threshold_ = threshold_from_contamination(model.transform(dataset), model.getScoreCol(), self.getContamination())
         return model
+
+
+def fit_forest(X: np.ndarray, num_trees: int, max_samples: int, max_features: float, extension_level: int,
+               seed: int):
+    """The trees of a forest fitted on the sample `X` (numpy; the Estimator and the in-process evaluation share it).
+
+    Each tree draws min(max_samples, rows) rows of `X` without replacement.
+    Extension level 0 gives scikit-learn's IsolationForest; above it, the extended forest.
+    """
+    if len(X) < 2:
+        raise ValueError(f"cannot fit an isolation forest on {len(X)} rows")
+    max_features = sklearn_max_features(max_features)
+    if extension_level < 0:
+        raise ValueError(f"extensionLevel must be >= 0, got {extension_level}")
+    if extension_level == 0:
+        return SkIsolationForest(n_estimators=num_trees, max_samples=min(max_samples, len(X)),
+                                 max_features=max_features, random_state=seed % (2**32)).fit(X)
+    return ExtendedIsolationForest(n_estimators=num_trees, max_samples=max_samples, extension_level=extension_level,
+                                   max_features=max_features, random_state=seed % (2**32)).fit(X)
 
 
 def sklearn_max_features(value: float) -> float | int:
@@ -145,7 +179,7 @@ def sklearn_max_features(value: float) -> float | int:
 class IsolationForestModel(Model, _IsolationForestParams, MLReadable, MLWritable):
     """Scores rows in parallel on the executors with the forest broadcast once.
 
-    Learned state: `forest_` (scikit-learn trees), `threshold_` (score at or
+    Learned state: `forest_` (scikit-learn's or the extended trees), `threshold_` (score at or
     above which a row is an anomaly), `sample_size_`.
     """
 
@@ -190,7 +224,7 @@ class IsolationForestModel(Model, _IsolationForestParams, MLReadable, MLWritable
         @F.pandas_udf("score double, top array<string>")
         def score_and_explain(batches: Iterator[Tuple[pd.Series, ...]]) -> Iterator[pd.DataFrame]:
             forest = broadcast.value
-            explainer = ForestExplainer(forest, names)
+            explainer = explainer_for(forest, names)
             for columns in batches:
                 columns = (columns,) if isinstance(columns, pd.Series) else columns
                 X = to_matrix(columns)

@@ -32,35 +32,76 @@ class RankingMetrics:
     average_precision: float
 
 
-def from_counts(scores: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> RankingMetrics | None:
-    """Metrics from per-distinct-score counts; None unless both classes are present."""
-    order = np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
-    pos, neg = np.asarray(positives, dtype="float64")[order], np.asarray(negatives, dtype="float64")[order]
-    tps, fps = np.cumsum(pos), np.cumsum(neg)
-    total_pos, total_neg = tps[-1] if len(tps) else 0.0, fps[-1] if len(fps) else 0.0
-    if total_pos == 0 or total_neg == 0:
-        return None
-    tpr, fpr = np.concatenate([[0.0], tps / total_pos]), np.concatenate([[0.0], fps / total_neg])
-    roc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
-    precision = tps / (tps + fps)
-    ap = float(np.sum(pos / total_pos * precision))
-    return RankingMetrics(roc_auc=roc, average_precision=ap)
+@dataclass(frozen=True)
+class ScoreCounts:
+    """Per distinct score, strictest (highest) first: how many labelled positives and negatives hold it."""
+
+    scores: np.ndarray
+    positives: np.ndarray
+    negatives: np.ndarray
+
+    @classmethod
+    def of(cls, scores: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> "ScoreCounts":
+        order = np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
+        return cls(np.asarray(scores, dtype="float64")[order], np.asarray(positives, dtype="float64")[order],
+                   np.asarray(negatives, dtype="float64")[order])
+
+    @property
+    def has_both_classes(self) -> bool:
+        return self.positives.sum() > 0 and self.negatives.sum() > 0
 
 
-def ranking_metrics_numpy(scores: np.ndarray, labels: np.ndarray) -> RankingMetrics | None:
-    """ROC-AUC and AP of scores against 0/1 labels, in numpy."""
+def count_scores_numpy(scores: np.ndarray, labels: np.ndarray) -> ScoreCounts:
+    """ScoreCounts of scores against 0/1 labels, in numpy."""
     distinct, inverse = np.unique(np.asarray(scores, dtype="float64"), return_inverse=True)
     labels = np.asarray(labels).astype(bool)
-    positives = np.bincount(inverse, weights=labels, minlength=len(distinct))
-    negatives = np.bincount(inverse, weights=~labels, minlength=len(distinct))
-    return from_counts(distinct, positives, negatives)
+    return ScoreCounts.of(distinct, np.bincount(inverse, weights=labels, minlength=len(distinct)),
+                          np.bincount(inverse, weights=~labels, minlength=len(distinct)))
 
 
-def ranking_metrics(frame: DataFrame, score_col: str, label_col: str) -> RankingMetrics | None:
-    """ROC-AUC and AP of a Spark frame's rows with a non-null 0/1 label (one aggregation)."""
+def count_scores(frame: DataFrame, score_col: str, label_col: str) -> ScoreCounts:
+    """ScoreCounts of a Spark frame's rows with a non-null 0/1 label: one aggregation, a row per distinct score back."""
     label = F.col(label_col).cast("int")
     rows = (frame.filter(F.col(label_col).isNotNull())
             .groupBy(F.col(score_col).cast("double").alias("s"))
             .agg(F.sum((label == 1).cast("long")).alias("p"), F.sum((label != 1).cast("long")).alias("n"))
             .toPandas())
-    return from_counts(rows.s.to_numpy(), rows.p.to_numpy(), rows.n.to_numpy()) if len(rows) else None
+    return ScoreCounts.of(rows.s.to_numpy(), rows.p.to_numpy(), rows.n.to_numpy())
+
+
+def from_counts(counts: ScoreCounts) -> RankingMetrics | None:
+    """ROC-AUC and AP (scikit-learn's definitions); None unless both classes are present."""
+    if not counts.has_both_classes:
+        return None
+    tps, fps = np.cumsum(counts.positives), np.cumsum(counts.negatives)
+    tpr, fpr = np.concatenate([[0.0], tps / tps[-1]]), np.concatenate([[0.0], fps / fps[-1]])
+    roc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+    ap = float(np.sum(counts.positives / tps[-1] * (tps / (tps + fps))))
+    return RankingMetrics(roc_auc=roc, average_precision=ap)
+
+
+def best_f1_threshold(counts: ScoreCounts) -> float:
+    """The score threshold (anomaly = score >= threshold) with the best F1 on the labels; the strictest among ties."""
+    if len(counts.scores) == 0:
+        raise ValueError("no labelled scores to calibrate a threshold on")
+    tps, predicted = np.cumsum(counts.positives), np.cumsum(counts.positives + counts.negatives)
+    f1 = 2.0 * tps / (predicted + counts.positives.sum())
+    return float(counts.scores[int(np.argmax(f1))])
+
+
+def f1_at(counts: ScoreCounts, threshold: float) -> float:
+    """F1 of flagging scores >= threshold."""
+    flagged = counts.scores >= threshold
+    caught = counts.positives[flagged].sum()
+    denominator = (counts.positives[flagged] + counts.negatives[flagged]).sum() + counts.positives.sum()
+    return float(2.0 * caught / denominator) if denominator else 0.0
+
+
+def ranking_metrics_numpy(scores: np.ndarray, labels: np.ndarray) -> RankingMetrics | None:
+    """ROC-AUC and AP of scores against 0/1 labels, in numpy."""
+    return from_counts(count_scores_numpy(scores, labels))
+
+
+def ranking_metrics(frame: DataFrame, score_col: str, label_col: str) -> RankingMetrics | None:
+    """ROC-AUC and AP of a Spark frame's rows with a non-null 0/1 label (one aggregation)."""
+    return from_counts(count_scores(frame, score_col, label_col))

@@ -57,7 +57,7 @@ def test_unreadable_files_give_one_line(tmp_path):
 
 def test_command_line_reports_bad_config_in_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text((ROOT / "conf" / "default.toml").read_text().replace("num_trees = 100", "num_trees = 0"))
+    bad.write_text((ROOT / "conf" / "default.toml").read_text().replace("num_trees = 200", "num_trees = 0"))
     result = subprocess.run([sys.executable, "-m", "batch.retrain", "--config", str(bad), "--all"],
                             capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 2

@@ -139,3 +139,25 @@ def test_bad_max_features_is_a_clear_error(spark, blobs, bad):
     _, df = blobs
     with pytest.raises(ValueError, match="maxFeatures must be a share in"):
         IsolationForest(inputCols=["a", "b", "c"], maxFeatures=bad).fit(df)
+
+
+def test_extended_forest_fits_scores_and_explains(spark, blobs):
+    """extensionLevel > 0: sloped cuts; the outliers still rank first and are explained by the extreme feature."""
+    frame, df = blobs
+    model = IsolationForest(inputCols=["a", "b", "c"], numTrees=50, maxSamples=128, extensionLevel=2,
+                            contamination=0.01, seed=1).fit(df)
+    from models.extended import ExtendedIsolationForest
+
+    assert isinstance(model.forest_, ExtendedIsolationForest)
+    scored = model.transform(df).toPandas()
+    assert scored.loc[scored.label == 1, "is_anomaly"].mean() > 0.9
+    expected = -model.forest_.score_samples(frame[["a", "b", "c"]].to_numpy())
+    np.testing.assert_allclose(scored.anomaly_score.to_numpy(), expected, rtol=0, atol=1e-12)
+    probe = spark.createDataFrame(pd.DataFrame({"a": [0.0], "b": [12.0], "c": [0.0]}))
+    assert model.transform(probe).first().top_features[0] == "b"
+
+
+def test_extension_level_beyond_the_features_is_a_clear_error(spark, blobs):
+    _, df = blobs
+    with pytest.raises(ValueError, match=r"extensionLevel must be in \[0, 2\] for 3 features, got 3"):
+        IsolationForest(inputCols=["a", "b", "c"], numTrees=5, extensionLevel=3).fit(df)
