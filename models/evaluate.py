@@ -18,7 +18,8 @@ order they read them and draw the split and the training sample from the keys
 xxhash64(row, seed) (models.sampling), fit the same forest code
 (models.forest.fit_forest) and compute the same exact metrics from the same
 counts (models.metrics): the scores, and so the metrics, are identical on both
-(a test checks it on a CSV file, which both read in file order).
+(a test checks it on a CSV file, which both read in file order, also when Spark
+splits it into several partitions).
 
 `--baseline` adds scikit-learn's IsolationForest with ADBench's settings (fitted
 on the whole 70%, 100 trees, 256 samples per tree) on the same splits, side by
@@ -229,8 +230,8 @@ def read_pandas(path: str) -> pd.DataFrame:
 
 
 def read_labelled(spark, path: str):
-    """A labelled file as a Spark frame with the rows numbered (ROW) in the order Spark reads them."""
-    from pyspark.sql import functions as F
+    """A labelled file as a Spark frame with the rows numbered (ROW) 0, 1, ... in the order Spark reads them."""
+    from models.sampling import number_rows
 
     p = Path(path)
     if (p / "_delta_log").is_dir():
@@ -241,7 +242,7 @@ def read_labelled(spark, path: str):
         frame = spark.read.csv(path, header=True, inferSchema=True)
     else:
         raise UsageError(f"--input: {path} is not a .csv, .parquet or Delta table")
-    return frame.withColumn(ROW, F.monotonically_increasing_id())
+    return number_rows(frame, ROW)
 
 
 def evaluate_file(path: str, label_col: str = "label", settings: ForestSettings = ForestSettings(), seeds=SEEDS,

@@ -57,6 +57,27 @@ def row_keys(row_ids: np.ndarray, seed: int) -> np.ndarray:
     return _hash_long(seeds, _hash_long(ids, np.uint64(SPARK_HASH_SEED))).view(np.int64)
 
 
+def number_rows(frame: DataFrame, name: str) -> DataFrame:
+    """The frame with its rows numbered 0, 1, ... in the order Spark reads them (partition by partition).
+
+    One extra job counts the rows of each partition; the number is then the
+    partition's offset plus the row's position in it. For a file that is what a
+    reader going through it from the top would count, so numpy's numbering of
+    the same file agrees (`sample_positions`, the evaluation's split).
+    """
+    tagged = frame.withColumn("_isoguard_partition", F.spark_partition_id()) \
+        .withColumn("_isoguard_position", F.monotonically_increasing_id())
+    sizes = dict(tagged.groupBy("_isoguard_partition").count().collect())
+    offsets, running = [], 0
+    for partition in range(max(sizes, default=-1) + 1):
+        offsets.append(running)
+        running += sizes.get(partition, 0)
+    start = F.element_at(F.array(*[F.lit(o).cast("long") for o in offsets] or [F.lit(0).cast("long")]),
+                         F.col("_isoguard_partition") + 1)
+    local = F.col("_isoguard_position") - F.shiftleft(F.col("_isoguard_partition").cast("long"), 33)
+    return tagged.withColumn(name, start + local).drop("_isoguard_partition", "_isoguard_position")
+
+
 def row_key(row_id: Column, seed: int) -> Column:
     """A row's 64-bit sampling key in Spark: xxhash64(row id, seed), both as longs."""
     return F.xxhash64(row_id.cast("long"), F.lit(seed).cast("long"))

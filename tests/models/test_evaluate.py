@@ -59,7 +59,6 @@ def test_scores_are_identical_in_process_and_in_spark(spark, extension_level):
     X, labels = frame[features].to_numpy(dtype="float64"), frame.label.to_numpy()
     in_train, _, local = scores_in_process(X, labels, seed=1, settings=settings)
     spark_frame = read_labelled(spark, path)
-    assert spark_frame.rdd.getNumPartitions() == 1
     train, test, _, scored = spark_test_scores(spark_frame, "label", features, seed=1, settings=settings)
     remote = scored.toPandas().sort_values(ROW)
     assert remote[ROW].tolist() == np.flatnonzero(~in_train).tolist(), "the same rows are held out"
