@@ -56,27 +56,11 @@ def average_path_length(n: np.ndarray | int) -> np.ndarray:
     return out
 
 
-def _walk(X, feats, coefs, thresholds, left, right, roots, max_depth):  # pragma: no cover - compiled by numba
-    """Leaf index per (row, tree): the node where each row ends in each tree."""
+def _traverse(X, feats, coefs, thresholds, left, right, path, roots, max_depth, leaves):  # pragma: no cover
+    """E[h(x)] per row, tree by tree (one tree's nodes stay in cache), rows inside; with `leaves` of shape
+    (rows, trees) it also records the leaf each row reaches in each tree (explanations), else pass (0, 0)."""
     rows, trees, width = X.shape[0], roots.shape[0], feats.shape[1]
-    leaves = np.empty((rows, trees), dtype=np.int64)
-    for i in range(rows):
-        for t in range(trees):
-            node = roots[t]
-            for _ in range(max_depth + 1):
-                if left[node] < 0:
-                    break
-                z = 0.0
-                for j in range(width):
-                    z += X[i, feats[node, j]] * coefs[node, j]
-                node = left[node] if z < thresholds[node] else right[node]
-            leaves[i, t] = node
-    return leaves
-
-
-def _mean_path(X, feats, coefs, thresholds, left, right, path, roots, max_depth):  # pragma: no cover - numba
-    """E[h(x)] per row: tree by tree (one tree's nodes stay in cache), rows inside."""
-    rows, trees, width = X.shape[0], roots.shape[0], feats.shape[1]
+    record = leaves.shape[0] > 0
     total = np.zeros(rows)
     for t in range(trees):
         for i in range(rows):
@@ -89,11 +73,12 @@ def _mean_path(X, feats, coefs, thresholds, left, right, path, roots, max_depth)
                     z += X[i, feats[node, j]] * coefs[node, j]
                 node = left[node] if z < thresholds[node] else right[node]
             total[i] += path[node]
+            if record:
+                leaves[i, t] = node
     return total / trees
 
 
-_walk_compiled = njit(cache=True, nogil=True)(_walk) if njit else _walk
-_mean_path_compiled = njit(cache=True, nogil=True)(_mean_path) if njit else _mean_path
+_traverse = njit(cache=True, nogil=True)(_traverse) if njit else _traverse
 
 
 class ExtendedIsolationForest:
@@ -153,8 +138,10 @@ class ExtendedIsolationForest:
         X = np.ascontiguousarray(X, dtype="float64")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, the forest was fitted on {self.n_features_in_}")
-        return _walk_compiled(X, self.feats_, self.coefs_, self.thresholds_, self.left_, self.right_, self.roots_,
-                              self.max_depth_)
+        leaves = np.empty((len(X), len(self.roots_)), dtype=np.int64)
+        _traverse(X, self.feats_, self.coefs_, self.thresholds_, self.left_, self.right_, self.path_, self.roots_,
+                  self.max_depth_, leaves)
+        return leaves
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         """Minus the anomaly score, as scikit-learn's IsolationForest.score_samples (lower = more anomalous)."""
@@ -163,8 +150,8 @@ class ExtendedIsolationForest:
         X = np.ascontiguousarray(X, dtype="float64")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, the forest was fitted on {self.n_features_in_}")
-        depths = _mean_path_compiled(X, self.feats_, self.coefs_, self.thresholds_, self.left_, self.right_,
-                                     self.path_, self.roots_, self.max_depth_)
+        depths = _traverse(X, self.feats_, self.coefs_, self.thresholds_, self.left_, self.right_, self.path_,
+                           self.roots_, self.max_depth_, np.empty((0, 0), dtype=np.int64))
         return -np.power(2.0, -depths / self.offset_)
 
     def credit(self, X: np.ndarray) -> np.ndarray:
