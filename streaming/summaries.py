@@ -168,9 +168,10 @@ class SummaryWriter(GoldWriter):
         # Run the aggregation (and commit its state) even when Delta skips a replayed batch's append:
         # Spark checks that every state partition of the batch was committed.
         finished = batch.localCheckpoint(eager=True)
-        (finished.write.format("delta").mode("append").partitionBy("window_date")
-         .option("txnAppId", app_id).option("txnVersion", batch_id)
-         .save(table_path(self.config, "feature_summary")))
+        self.retry.run(f"summaries batch {batch_id}: append to feature_summary", lambda attempt: (
+            finished.write.format("delta").mode("append").partitionBy("window_date")
+            .option("txnAppId", app_id).option("txnVersion", batch_id)
+            .save(table_path(self.config, "feature_summary"))))
 
 
 def start_summaries(spark: SparkSession, config: Config, available_now: bool = False) -> GoldQuery:
