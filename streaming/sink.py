@@ -138,12 +138,12 @@ class MicroBatchSink:
             counts = scores.agg(*totals).first().asDict()
         return counts["n"], counts["a"]
 
-    def _backfill(self, spark, piece, loaded, batch_id: int) -> int:
-        """Score the slice of events stored without a model (exactly once: its own txnAppId); rows scored."""
-        rows, _ = self._write_scores(self.unscored.events(spark, piece), loaded, batch_id, "-backfill")
+    def _backfill(self, spark, piece, loaded, batch_id: int) -> tuple[int, int]:
+        """Score the slice of events stored without a model (exactly once: its own txnAppId); (rows, anomalies)."""
+        rows, anomalies = self._write_scores(self.unscored.events(spark, piece), loaded, batch_id, "-backfill")
         log.warning("batch %d: scored %d events stored earlier without a model (ingested up to %s)",
                     batch_id, rows, piece.through.isoformat())
-        return rows
+        return rows, anomalies
 
     def _append_stats(self, row: DataFrame, batch_id: int) -> None:
         """Append the batch's `stream_stats` row, once per (query, batch).
@@ -223,10 +223,11 @@ class MicroBatchSink:
             futures = {name: self._pool.submit(write) for name, write in writes.items()}
             results = {name: future.result() for name, future in futures.items()}
             rows_scored, anomalies = results.get("scores") or (0, 0)
+            backfilled, _ = results.get("backfill") or (0, 0)  # their anomalies are in scores and alerts
             finished = time.time()
             backlog = self.backlog.measure(totals.arrival_max)
             retries = self.retry.count()
-            extra = {"rows_backfilled": results.get("backfill", 0), "commit_retries": retries,
+            extra = {"rows_backfilled": backfilled, "commit_retries": retries,
                      "backfilled_through": piece.through if piece is not None else None}
             self._append_stats(self._stats(batch, batch_id, started, finished, totals, unique, backlog,
                                            rows_scored, anomalies, loaded, extra), batch_id)
