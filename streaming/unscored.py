@@ -22,7 +22,9 @@ the replay sees unchanged (its own stats row is the last write of a batch).
 Costs: one read of stream_stats at the first micro-batch with a model of each
 run and after every batch stored without a model; per slice, a read of at most
 `stream.backfill_max_rows` events (whole micro-batches, at least one) and of
-`scores` in their event dates.
+`scores` in their event dates. `ingested_at` has no Delta statistics, so a slice
+opens the footer of every file of `events` (Parquet row-group statistics skip
+the rest of them): seconds on a large lake, paid only while a backlog is scored.
 """
 from __future__ import annotations
 
