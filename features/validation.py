@@ -83,22 +83,34 @@ def _field_problems(spec: FieldSpec, value: Column) -> dict[str, list[Column]]:
 ORDER = ("missing_required", "non_finite", "out_of_range")
 
 
-def _event_time_problems(config: Config, ingested_at: Column) -> list[Column]:
-    """The event time against the ingestion time: too far ahead (a clock gone wrong) or behind (garbage or a lost replay)."""
+def _event_time_problems(config: Config, ingested_at: Column, newest_event_time: Column | None = None) -> list[Column]:
+    """The event time against the ingestion time: too far ahead (a clock gone wrong) or behind (garbage or a lost replay).
+
+    With `newest_event_time` (backfills: `source.event_time_bounds = "data"`) the stale
+    bound counts from it, the newest event time stored so far, instead of the ingestion
+    time; null (nothing stored yet) means no stale bound.
+    """
     name, source = config.schema.event_time, config.source
     event_time = F.col(name)
-    offset_micros = F.unix_micros(event_time) - F.unix_micros(ingested_at)
-    offset_seconds = offset_micros / 1_000_000
 
-    def detail(relation: str, limit: int) -> Column:
+    def offset(reference: Column) -> Column:
+        return F.unix_micros(event_time) - F.unix_micros(reference)
+
+    def detail(reference: Column, what: str, relation: str, limit: int) -> Column:
         return F.concat(F.lit(f"{name}: "), F.date_format(event_time, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"), F.lit(" is "),
-                        F.abs(offset_seconds).cast("long").cast("string"), F.lit(f" s {relation} the ingestion time "),
-                        F.date_format(ingested_at, "yyyy-MM-dd'T'HH:mm:ss'Z'"), F.lit(f" (limit {limit} s)"))
+                        F.abs(offset(reference) / 1_000_000).cast("long").cast("string"),
+                        F.lit(f" s {relation} {what} "),
+                        F.date_format(reference, "yyyy-MM-dd'T'HH:mm:ss'Z'"), F.lit(f" (limit {limit} s)"))
 
     ahead, behind = source.max_event_time_ahead_seconds, source.max_event_time_behind_seconds
+    stale_from, stale_what = ingested_at, "the ingestion time"
+    if newest_event_time is not None:
+        stale_from, stale_what = newest_event_time, "the newest event time stored"
     # Whole microseconds: integer comparisons, no division for the (valid) majority.
-    return [_problem(offset_micros > ahead * 1_000_000, "future_event_time", detail("ahead of", ahead)),
-            _problem(offset_micros < -behind * 1_000_000, "stale_event_time", detail("behind", behind))]
+    return [_problem(offset(ingested_at) > ahead * 1_000_000, "future_event_time",
+                     detail(ingested_at, "the ingestion time", "ahead of", ahead)),
+            _problem(offset(stale_from) < -behind * 1_000_000, "stale_event_time",
+                     detail(stale_from, stale_what, "behind", behind))]
 
 
 def readable_raw(value: Column) -> Column:
@@ -106,11 +118,13 @@ def readable_raw(value: Column) -> Column:
     return F.make_valid_utf8(value)
 
 
-def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None) -> DataFrame:
+def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None,
+             newest_event_time: Column | None = None) -> DataFrame:
     """Parse `value` (one JSON object per record) and attach `reason` and `detail`.
 
     `ingested_at` is when the stream took the records in (the event-time bounds are
-    relative to it); by default the query's current time.
+    relative to it); by default the query's current time. `newest_event_time`, if
+    given, replaces it for the stale bound (backfills of history).
     """
     ingested_at = F.current_timestamp() if ingested_at is None else ingested_at
     value = F.col("value")
@@ -135,7 +149,7 @@ def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None) 
         for code, problems in _field_problems(spec, F.col(spec.name)).items():
             by_code[code].extend(problems)
     checks += [p for code in ORDER for p in by_code[code]]
-    checks += _event_time_problems(config, ingested_at)
+    checks += _event_time_problems(config, ingested_at, newest_event_time)
     if config.source.unknown_fields == "reject":
         known = F.array(*[F.lit(n) for n in config.schema.names])
         unknown = F.array_except(F.coalesce(F.json_object_keys(value), F.array().cast("array<string>")), known)

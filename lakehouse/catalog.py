@@ -121,6 +121,13 @@ def stream_stats_schema() -> T.StructType:
             # What waits at the source after this batch: files not yet read (file source) or
             # messages behind the latest offsets (Kafka, as last reported: at the previous batch).
             T.StructField("backlog", long, True),
+            # Events stored earlier without a model (none was available) that this batch scored
+            # (rows_scored, anomalies and anomaly_rate stay about the batch's own events; these are in scores and alerts).
+            T.StructField("rows_backfilled", long, True),
+            # ... and the ingestion time up to which such events are now scored (null: no backfill in this batch).
+            T.StructField("backfilled_through", T.TimestampType(), True),
+            # Delta appends of this batch retried after an I/O error (storage briefly unavailable).
+            T.StructField("commit_retries", long, True),
         ]
     )
 

@@ -19,6 +19,7 @@ from typing import Any
 FIELD_TYPES = ("string", "double", "long", "timestamp")
 SOURCE_KINDS = ("files", "kafka")
 UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
+EVENT_TIME_BOUNDS = ("wall_clock", "data")
 GATE_METRICS = ("average_precision", "roc_auc", "f1")
 # Old gate-metric names and what they are now: "pr_auc" was the trapezoidal area, now average precision.
 RENAMED_GATE_METRICS = {"pr_auc": "average_precision"}
@@ -84,6 +85,9 @@ class SourceConfig:
     # Event times further than this ahead of / behind the ingestion time are quarantined.
     max_event_time_ahead_seconds: int = 300
     max_event_time_behind_seconds: int = 3650 * 86400
+    # "wall_clock": both bounds against the ingestion time; "data" (backfills of history): the stale bound
+    # against the newest event time the stream has stored instead (the future bound stays on the wall clock).
+    event_time_bounds: str = "wall_clock"
     kafka: KafkaSourceConfig = field(default_factory=KafkaSourceConfig)
 
 
@@ -93,6 +97,10 @@ class StreamConfig:
     checkpoint: str = "_checkpoints/stream"
     model_refresh_seconds: float = 10.0
     deduplicate: bool = True              # drop events whose id was seen within summaries.watermark
+    model_poll_timeout_seconds: float = 5.0  # one MLflow request of the champion poll: timeout, no urllib3 retries
+    commit_retries: int = 5               # a Delta append failing with an I/O error is retried this often ...
+    commit_retry_seconds: float = 2.0     # ... after this long, doubling each time (at most 60 s between tries)
+    backfill_max_rows: int = 1_000_000    # events stored without a model scored per micro-batch once one exists
 
 
 @dataclass(frozen=True)
@@ -438,6 +446,7 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         unknown_fields=src.choice("unknown_fields", UNKNOWN_FIELD_POLICIES, "reject"),
         max_event_time_ahead_seconds=src.duration("max_event_time_ahead", "5 minutes"),
         max_event_time_behind_seconds=src.duration("max_event_time_behind", "3650 days"),
+        event_time_bounds=src.choice("event_time_bounds", EVENT_TIME_BOUNDS, "wall_clock"),
         kafka=_parse_kafka(src, kind),
     )
     st = root.section("stream")
@@ -446,6 +455,10 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
         checkpoint=st.get("checkpoint", str, "_checkpoints/stream"),
         model_refresh_seconds=st.positive("model_refresh_seconds", float, 10.0),
         deduplicate=st.get("deduplicate", bool, True),
+        model_poll_timeout_seconds=st.positive("model_poll_timeout_seconds", float, 5.0),
+        commit_retries=st.positive("commit_retries", int, 5, allow_zero=True),
+        commit_retry_seconds=st.positive("commit_retry_seconds", float, 2.0),
+        backfill_max_rows=st.positive("backfill_max_rows", int, 1_000_000),
     )
     m = root.section("model")
     contamination = m.get("contamination", float, 0.01)

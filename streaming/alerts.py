@@ -118,11 +118,14 @@ class AlertWriter(GoldWriter):
         if not rows:
             return
         updates = spark.createDataFrame(rows, alerts_schema(self.config))
-        # MERGE takes its transaction id from session settings (this query's own session), reset after the write.
-        spark.conf.set(TXN_APP_ID, app_id)
-        spark.conf.set(TXN_VERSION, str(batch_id))
-        spark.conf.set(TXN_AUTO_RESET, "true")
-        merge_incidents(spark, self.config, updates)
+        def merge(attempt: int) -> None:
+            # MERGE takes its transaction id from session settings (this query's own session), reset after the write.
+            spark.conf.set(TXN_APP_ID, app_id)
+            spark.conf.set(TXN_VERSION, str(batch_id))
+            spark.conf.set(TXN_AUTO_RESET, "true")
+            merge_incidents(spark, self.config, updates)
+
+        self.retry.run(f"alerts batch {batch_id}: merge into alerts", merge)
 
 
 def start_alerts(spark: SparkSession, config: Config, available_now: bool = False) -> GoldQuery:

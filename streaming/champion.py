@@ -4,11 +4,28 @@ A background thread polls the alias; a new version is loaded off the scoring
 path and swapped in atomically, so the next micro-batch uses it. A version
 whose features differ from the config is refused (and not retried); an
 unreachable MLflow keeps the current model and is retried at the next poll.
+
+Starting does not wait on MLflow's retries: `start()` waits only for the first
+check, which fails within the short timeout below when MLflow is down (it took
+4 min 25 s of urllib3 retries before), and `start(wait=False)` not even for
+that. Events stored while there is no model are scored once one arrives
+(streaming/unscored.py).
+
+Each check talks to MLflow with a short timeout and no urllib3 retries
+(`stream.model_poll_timeout_seconds`; MLflow's defaults retry for about four
+minutes), so an outage shows in `last_error` (stream_stats.model_status) within
+one poll interval plus that timeout; the next poll is the retry. The scoring
+path never calls MLflow. MLflow reads these settings from the environment per
+request, so they are set for the duration of a check, under a lock: another
+thread of the same process calling MLflow during a check (nothing in the
+streaming job does) would see them too.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from contextlib import contextmanager
 
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
@@ -19,6 +36,25 @@ from models import registry
 from models.registry import LoadedModel
 
 log = logging.getLogger(__name__)
+_ENV_LOCK = threading.Lock()
+
+
+@contextmanager
+def short_mlflow_requests(timeout_seconds: float):
+    """MLflow HTTP requests made inside fail after `timeout_seconds`, without urllib3 retries."""
+    settings = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, int(round(timeout_seconds))))}
+    with _ENV_LOCK:
+        saved = {name: os.environ.get(name) for name in settings}
+        os.environ.update(settings)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 class ChampionWatcher:
@@ -30,13 +66,18 @@ class ChampionWatcher:
         self._said_waiting = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._first_done = threading.Event()
         self.last_error: str | None = None
 
     def current(self) -> LoadedModel | None:
         return self._current
 
     def poll(self) -> LoadedModel | None:
-        """Check the alias once; load and swap in a new champion if there is one."""
+        """Check the alias once, with short MLflow timeouts; load and swap in a new champion if there is one."""
+        with short_mlflow_requests(self.config.stream.model_poll_timeout_seconds):
+            return self._poll()
+
+    def _poll(self) -> LoadedModel | None:
         try:
             version = registry.alias_version(self.config)
             if version is None:
@@ -90,14 +131,29 @@ class ChampionWatcher:
         return None
 
     def _run(self) -> None:
+        try:
+            self.poll()
+        finally:
+            self._first_done.set()
         while not self._stop.wait(self.refresh_seconds):
             self.poll()
 
-    def start(self) -> "ChampionWatcher":
-        self.poll()
+    def start(self, wait: bool = True) -> "ChampionWatcher":
+        """Start checking in the background; with `wait`, return once the first check is over.
+
+        The first check is bounded by the poll's short MLflow timeouts (an MLflow that is
+        down fails it in about `stream.model_poll_timeout_seconds`), so waiting for it
+        delays a start by seconds at most; `wait=False` returns at once.
+        """
         self._thread = threading.Thread(target=self._run, name="champion-watcher", daemon=True)
         self._thread.start()
+        if wait:
+            self._first_done.wait()
         return self
+
+    def wait_first(self, timeout: float | None = None) -> bool:
+        """Wait for the first check to finish (True) or the timeout to pass (False)."""
+        return self._first_done.wait(timeout)
 
     def stop(self) -> None:
         self._stop.set()

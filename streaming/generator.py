@@ -208,9 +208,20 @@ def run_generator(sim: FleetSimulator, writer: LandingWriter, rate: float, durat
     return written
 
 
+REPLAY_FILE_ROWS = 10_000  # rows per replayed file by default: about 1-2 MB of JSON lines
+
+
 def replay_csv(path: str, time_col: str, speed: float, config: Config, writer: LandingWriter,
-               file_seconds: float) -> int:
-    """Turn any CSV into the landing stream, paced by its time column (speed 0 = no waiting)."""
+               file_seconds: float | None, file_rows: int = REPLAY_FILE_ROWS) -> int:
+    """Turn any CSV into the landing stream, paced by its time column (speed 0 = no waiting).
+
+    Files hold at most `file_rows` rows, in event-time order. Paced (speed > 0), a
+    file is landed every `file_seconds` (default 1) of wall-clock time; unpaced,
+    rows are cut only by `file_rows` unless `file_seconds` asks for a file per that
+    many seconds of event time too. (It used to be one file per second of event
+    time: a year of 5-minute data landed as 105,000 one-line files, each costing the
+    stream a listing entry and a task, where 11 files of 10,000 rows do.)
+    """
     try:
         frame = pd.read_csv(path)
     except FileNotFoundError:
@@ -226,12 +237,20 @@ def replay_csv(path: str, time_col: str, speed: float, config: Config, writer: L
         frame[s.event_id] = [f"replay-{i:012d}" for i in range(len(frame))]
     order = np.argsort(times.to_numpy(), kind="stable")
     frame, seconds = frame.iloc[order], times.iloc[order].astype("int64").to_numpy() / 1e9
-    data_seconds_per_file = file_seconds * speed if speed else file_seconds
-    bucket = np.floor((seconds - seconds[0]) / data_seconds_per_file)
+    if speed or file_seconds:
+        wall_seconds = file_seconds or 1.0
+        data_seconds_per_file = wall_seconds * speed if speed else wall_seconds
+        bucket = np.floor((seconds - seconds[0]) / data_seconds_per_file)
+    else:
+        wall_seconds, bucket = 0.0, np.zeros(len(frame))
+    # Within a time bucket, a new file every file_rows rows (rows are in event-time order).
+    position = np.arange(len(frame))
+    first_of_bucket = np.searchsorted(bucket, bucket, side="left")
+    part = (position - first_of_bucket) // file_rows
     started = time.time()
-    for i, (b, chunk) in enumerate(frame.groupby(bucket, sort=True)):
+    for i, ((b, _), chunk) in enumerate(frame.groupby([bucket, part], sort=True)):
         if speed:
-            time.sleep(max(0.0, started + b * file_seconds - time.time()))
+            time.sleep(max(0.0, started + b * wall_seconds - time.time()))
         writer.write(f"replay-{i:09d}", chunk)
     return len(frame)
 
@@ -245,7 +264,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--devices", type=int, default=50)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--anomaly-rate", type=float, default=0.002, help="share of point anomalies")
-    p.add_argument("--file-seconds", type=float, default=1.0, help="seconds of events per landed file")
+    p.add_argument("--file-seconds", type=float, default=None,
+                   help="seconds per landed file (default 1); with --replay --speed 0, seconds of event time "
+                        "per file (default: files are cut by --file-rows only)")
+    p.add_argument("--file-rows", type=int, default=REPLAY_FILE_ROWS,
+                   help=f"with --replay: at most this many rows per file (default {REPLAY_FILE_ROWS})")
     p.add_argument("--landing", default=None, help="landing folder (default: the config's)")
     p.add_argument("--kafka", default=None, metavar="BOOTSTRAP",
                    help="produce to Kafka at these bootstrap servers instead of landing files")
@@ -273,15 +296,17 @@ def _writer(args: argparse.Namespace, config: Config, truth: str | None):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     config = load_config(args.config)
-    if args.rate <= 0 or args.file_seconds <= 0:
+    if args.rate <= 0 or (args.file_seconds is not None and args.file_seconds <= 0):
         raise UsageError("--rate and --file-seconds must be positive")
+    if args.file_rows <= 0:
+        raise UsageError("--file-rows must be positive")
     if args.topic and not args.kafka:
         raise UsageError("--topic needs --kafka BOOTSTRAP")
     if args.replay:
         if not args.time_col:
             raise UsageError("--replay needs --time-col")
         writer, target = _writer(args, config, None)
-        n = replay_csv(args.replay, args.time_col, args.speed, config, writer, args.file_seconds)
+        n = replay_csv(args.replay, args.time_col, args.speed, config, writer, args.file_seconds, args.file_rows)
         print(f"generator: replayed {n} rows into {target}")
         return 0
     missing = [f for f in config.features if f not in METRICS]
@@ -294,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                          drift_start=start if start is not None else time.time())
     writer, target = _writer(args, config, args.truth or config.lake_path("truth"))
     print(f"generator: {args.rate:g} events/s from {args.devices} devices into {target}", flush=True)
-    n = run_generator(sim, writer, args.rate, args.duration, args.file_seconds, start,
+    n = run_generator(sim, writer, args.rate, args.duration, args.file_seconds or 1.0, start,
                       log=lambda m: print(m, flush=True))
     print(f"generator: done, {n} events", flush=True)
     return 0

@@ -2,7 +2,8 @@
 
 Each runs beside the main query with its own checkpoint and trigger, so summaries
 and incidents stay off the scoring path, and each writes idempotently per
-micro-batch (Delta `txnAppId` = its query id, `txnVersion` = its batch id).
+micro-batch (Delta `txnAppId` = its query id, `txnVersion` = its batch id), so
+a commit that fails with an I/O error is retried (streaming/commit_retry.py).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from lakehouse.catalog import table_path
 from lakehouse.config import Config
+from streaming.commit_retry import CommitRetry
 
 
 def read_table_stream(spark: SparkSession, config: Config, table: str) -> DataFrame:
@@ -29,6 +31,8 @@ class GoldWriter:
         self.config = config
         self._batch_lock = threading.Lock()
         self._stopping = False
+        # Each commit is idempotent per micro-batch, so it is retried on I/O errors (logged, not counted in a table).
+        self.retry = CommitRetry(config.stream.commit_retries, config.stream.commit_retry_seconds)
 
     def write(self, batch: DataFrame, batch_id: int, app_id: str) -> None:
         raise NotImplementedError

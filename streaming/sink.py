@@ -3,6 +3,9 @@
 Each Delta append carries `txnAppId` (the streaming query's id, stable across
 restarts from the same checkpoint) and `txnVersion` (the batch id), so a batch
 replayed after a crash is skipped by the tables that already committed it.
+An append that fails with an I/O error is retried with backoff
+(streaming/commit_retry.py); events stored while there was no model are scored
+by a later batch once there is one (streaming/unscored.py).
 """
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ from lakehouse.catalog import stream_stats_schema, table_path
 from lakehouse.config import Config
 from streaming.backlog import BacklogGauge
 from streaming.champion import ChampionWatcher
+from streaming.commit_retry import CommitRetry
 from streaming.dedup import Deduplicator
 from streaming.summaries import LateEventCounter
+from streaming.unscored import UnscoredBackfill
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +90,8 @@ class MicroBatchSink:
         self._batch_lock = threading.Lock()
         self._stopping = False
         self._stats_checked = False
+        self.retry = CommitRetry(config.stream.commit_retries, config.stream.commit_retry_seconds)
+        self.unscored = UnscoredBackfill(config)
 
     def refuse_new_batches(self) -> None:
         """Wait for the running micro-batch (if any) to finish; any later batch is refused, not half-written."""
@@ -102,24 +109,41 @@ class MicroBatchSink:
             raise RuntimeError("the sink was never bound to its streaming query (call bind(query))")
         return self._app_id
 
-    def _append(self, frame: DataFrame, table: str, batch_id: int, partition_by: str | None = None) -> None:
+    def _save(self, frame: DataFrame, table: str, batch_id: int, partition_by: str | None = None,
+              app_suffix: str = "") -> None:
         writer = (frame.write.format("delta").mode("append")
-                  .option("txnAppId", self._query_id()).option("txnVersion", batch_id))
+                  .option("txnAppId", self._query_id() + app_suffix).option("txnVersion", batch_id))
         if partition_by:
             writer = writer.partitionBy(partition_by)
         writer.save(table_path(self.config, table))
 
-    def _write_scores(self, events: DataFrame, loaded, batch_id: int) -> tuple[int, int]:
+    def _append(self, frame: DataFrame, table: str, batch_id: int, partition_by: str | None = None) -> None:
+        self.retry.run(f"batch {batch_id}: append to {table}",
+                       lambda attempt: self._save(frame, table, batch_id, partition_by))
+
+    def _write_scores(self, events: DataFrame, loaded, batch_id: int, app_suffix: str = "") -> tuple[int, int]:
         """Score, append to `scores`, return (rows scored, anomalies), counted while writing (no second pass)."""
         scores = scores_frame(events, self.config, loaded)
         totals = (F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("is_anomaly"), 1)).alias("a"))
-        counted = Observation("scores")
-        self._append(scores.observe(counted, *totals), "scores", batch_id, "event_date")
-        counts = observed(counted)
+
+        def attempt(_: int) -> dict | None:
+            counted = Observation("scores")  # one per attempt: an Observation can be used once
+            self._save(scores.observe(counted, *totals), "scores", batch_id, "event_date", app_suffix)
+            return observed(counted)
+
+        counts = self.retry.run(f"batch {batch_id}: append to scores{app_suffix}", attempt)
         if counts is None:  # Delta skipped the write: a replay of a batch committed before a restart
-            log.warning("batch %d: scores were already committed; counting them again for stream_stats", batch_id)
+            log.warning("batch %d: scores%s were already committed; counting them again for stream_stats",
+                        batch_id, app_suffix)
             counts = scores.agg(*totals).first().asDict()
         return counts["n"], counts["a"]
+
+    def _backfill(self, spark, piece, loaded, batch_id: int) -> tuple[int, int]:
+        """Score the slice of events stored without a model (exactly once: its own txnAppId); (rows, anomalies)."""
+        rows, anomalies = self._write_scores(self.unscored.events(spark, piece), loaded, batch_id, "-backfill")
+        log.warning("batch %d: scored %d events stored earlier without a model (ingested up to %s)",
+                    batch_id, rows, piece.through.isoformat())
+        return rows, anomalies
 
     def _append_stats(self, row: DataFrame, batch_id: int) -> None:
         """Append the batch's `stream_stats` row, once per (query, batch).
@@ -129,16 +153,22 @@ class MicroBatchSink:
         Delta's txnVersion lookup, a full log-state reconstruction, off every later batch.
         """
         path = table_path(self.config, "stream_stats")
-        if not self._stats_checked:
-            self._stats_checked = True
-            spark = row.sparkSession
-            already = (spark.read.format("delta").load(path)
-                       .filter((F.col("batch_id") == batch_id) & (F.col("query_id") == self._query_id()))
-                       .limit(1).count())
-            if already:
-                log.warning("batch %d: stream_stats already holds this batch (replayed after a restart)", batch_id)
-                return
-        row.write.format("delta").mode("append").save(path)
+
+        def attempt(n: int) -> None:
+            # A retry looks again: the failed attempt may have committed before its error.
+            if not self._stats_checked or n > 0:
+                self._stats_checked = True
+                spark = row.sparkSession
+                already = (spark.read.format("delta").load(path)
+                           .filter((F.col("batch_id") == batch_id) & (F.col("query_id") == self._query_id()))
+                           .limit(1).count())
+                if already:
+                    log.warning("batch %d: stream_stats already holds this batch (replayed after a restart)",
+                                batch_id)
+                    return
+            row.write.format("delta").mode("append").save(path)
+
+        self.retry.run(f"batch {batch_id}: append to stream_stats", attempt)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         with self._batch_lock:
@@ -150,9 +180,13 @@ class MicroBatchSink:
         started = time.time()
         started_at = datetime.fromtimestamp(started, tz=timezone.utc)
         loaded = self.champion.current()
+        spark = batch.sparkSession
         # The raw text is kept only where quarantine needs it: the cache stays small.
         ingested = batch.withColumn("ingested_at", F.lit(started_at).cast("timestamp"))
-        validated = (validate(ingested, self.config, ingested_at=F.col("ingested_at"))
+        newest = None
+        if self.config.source.event_time_bounds == "data":  # a backfill: "stale" counts from the data's own time
+            newest = F.lit(self.late_events.newest_event_time(spark)).cast("timestamp")
+        validated = (validate(ingested, self.config, ingested_at=F.col("ingested_at"), newest_event_time=newest)
                      .withColumn("record_bytes", F.octet_length("value"))
                      .withColumn("value", F.when(F.col("reason").isNotNull(), F.col("value")))
                      .persist(StorageLevel.MEMORY_AND_DISK))
@@ -177,16 +211,29 @@ class MicroBatchSink:
             if totals.rows_valid < totals.rows_in:
                 writes["quarantine"] = lambda: self._append(quarantine_frame(rejected, batch_id), "quarantine",
                                                             batch_id, "ingest_date")
+            piece = None
             if loaded is not None:
                 writes["scores"] = lambda: self._write_scores(events, loaded, batch_id)
+                piece = self.unscored.next_slice(spark)
+                if piece is not None:
+                    writes["backfill"] = lambda: self._backfill(spark, piece, loaded, batch_id)
+            elif totals.rows_valid:
+                self.unscored.stored_without_model()
             # Independent tables commit concurrently: a Delta commit is mostly waiting, not computing.
             futures = {name: self._pool.submit(write) for name, write in writes.items()}
             results = {name: future.result() for name, future in futures.items()}
             rows_scored, anomalies = results.get("scores") or (0, 0)
+            backfilled, _ = results.get("backfill") or (0, 0)  # their anomalies are in scores and alerts
             finished = time.time()
             backlog = self.backlog.measure(totals.arrival_max)
+            retries = self.retry.count()
+            extra = {"rows_backfilled": backfilled, "commit_retries": retries,
+                     "backfilled_through": piece.through if piece is not None else None}
             self._append_stats(self._stats(batch, batch_id, started, finished, totals, unique, backlog,
-                                           rows_scored, anomalies, loaded), batch_id)
+                                           rows_scored, anomalies, loaded, extra), batch_id)
+            self.retry.reported(retries)
+            if piece is not None:
+                self.unscored.finished(piece)
             self._previous_start = started
             self.late_events.advance()
             self.dedup.advance()
@@ -199,7 +246,7 @@ class MicroBatchSink:
             validated.unpersist()
 
     def _stats(self, batch, batch_id, started, finished, totals, unique, backlog, rows_scored, anomalies,
-               loaded) -> DataFrame:
+               loaded, extra: dict) -> DataFrame:
         duplicates = unique.duplicates
         duration = max(finished - started, 1e-6)
         since_previous = started - self._previous_start if self._previous_start else None
@@ -229,5 +276,6 @@ class MicroBatchSink:
             "threshold": loaded.threshold if loaded else None,
             "model_status": self.champion.last_error,
             **self.late_events.stats_columns(totals, unique.times),
+            **extra,
         }
         return batch.sparkSession.createDataFrame([row], schema=stream_stats_schema())

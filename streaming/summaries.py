@@ -7,9 +7,11 @@ that arrive later are left out of it. The main stream counts those events in
 is dropped silently.
 
     gold = start_summaries(spark, config)    # events (Delta stream) -> feature_summary
+    backfill_summaries(spark, config, since)  # after a backfill: the windows the stream left out, in batch
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -117,6 +119,11 @@ class LateEventCounter:
             self._newest = stats.agg(F.unix_micros(F.max("max_event_time"))).first()[0]
             self._restored = True
 
+    def newest_event_time(self, spark: SparkSession) -> datetime | None:
+        """The newest event time of the micro-batches recorded so far (None before the first event)."""
+        self._restore(spark)
+        return None if self._newest is None else from_micros(self._newest)
+
     def _closed_before(self) -> int | None:
         """Windows ending at or before this (epoch micros) are final; None before the first event."""
         return None if self._newest is None else self._newest - self.config.summaries.watermark_seconds * MICROS
@@ -161,9 +168,10 @@ class SummaryWriter(GoldWriter):
         # Run the aggregation (and commit its state) even when Delta skips a replayed batch's append:
         # Spark checks that every state partition of the batch was committed.
         finished = batch.localCheckpoint(eager=True)
-        (finished.write.format("delta").mode("append").partitionBy("window_date")
-         .option("txnAppId", app_id).option("txnVersion", batch_id)
-         .save(table_path(self.config, "feature_summary")))
+        self.retry.run(f"summaries batch {batch_id}: append to feature_summary", lambda attempt: (
+            finished.write.format("delta").mode("append").partitionBy("window_date")
+            .option("txnAppId", app_id).option("txnVersion", batch_id)
+            .save(table_path(self.config, "feature_summary"))))
 
 
 def start_summaries(spark: SparkSession, config: Config, available_now: bool = False) -> GoldQuery:
@@ -174,3 +182,69 @@ def start_summaries(spark: SparkSession, config: Config, available_now: bool = F
         summaries.writeStream.outputMode("append").queryName(QUERY_NAME),
         config.lake_path(config.summaries.checkpoint), config.summaries.trigger_seconds, available_now)
     return GoldQuery(query, writer)
+
+
+def _committed_watermark(spark: SparkSession, checkpoint: str) -> datetime | None:
+    """The watermark the summaries query's last committed micro-batch used (windows ending by then are written).
+
+    Read from the checkpoint's offset log (`batchWatermarkMs`), through Hadoop's file
+    system so that it works on object storage too; None before the first batch.
+    """
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    root = jvm.org.apache.hadoop.fs.Path(checkpoint)
+    fs = root.getFileSystem(conf)
+
+    def batch_ids(folder: str) -> set[int]:
+        path = jvm.org.apache.hadoop.fs.Path(root, folder)
+        if not fs.exists(path):
+            return set()
+        return {int(s.getPath().getName()) for s in fs.listStatus(path) if s.getPath().getName().isdigit()}
+
+    committed = batch_ids("offsets") & batch_ids("commits")
+    if not committed:
+        return None
+    stream = fs.open(jvm.org.apache.hadoop.fs.Path(root, f"offsets/{max(committed)}"))
+    try:
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        reader.readLine()  # the log format version, e.g. "v1"
+        metadata = json.loads(reader.readLine())
+    finally:
+        stream.close()
+    return EPOCH + timedelta(milliseconds=int(metadata.get("batchWatermarkMs", 0)))
+
+
+def backfill_summaries(spark: SparkSession, config: Config, ingested_since: datetime) -> dict:
+    """feature_summary of the events ingested since then, recomputed in batch: what a stream of history leaves out.
+
+    A backlog of history read in several micro-batches moves the summaries query's
+    watermark past windows whose events come in a later micro-batch (replays out of
+    event-time order, several series, a commit split across batches), so the stream
+    leaves those events out of their windows. Here every window from the first such
+    event's window up to the query's committed watermark is computed from all of
+    `events` and replaces the rows of those windows in one Delta commit
+    (`replaceWhere`): idempotent, a rerun writes the same windows. Windows past that
+    watermark are still open in the stream's state, are left to it, and it writes
+    them once, complete. Run it after the summaries query has caught up (the job's
+    `--backfill` does). Costs: a scan of `events` for the ingestion range (no
+    statistics on `ingested_at`) and a batch aggregation of the replaced windows.
+    """
+    events = spark.read.format("delta").load(table_path(config, "events"))
+    first = events.filter(F.col("ingested_at") >= F.lit(ingested_since)).agg(
+        F.min(config.schema.event_time)).first()[0]
+    watermark = _committed_watermark(spark, config.lake_path(config.summaries.checkpoint))
+    width = config.summaries.window_seconds * MICROS
+    if first is None or watermark is None:
+        return {"windows_from": None, "windows_until": None, "events": 0, "rows": 0}
+    start = from_micros(to_micros(first) // width * width)
+    end = from_micros(to_micros(watermark) // width * width)  # windows starting before it end by the watermark
+    if end <= start:
+        return {"windows_from": start, "windows_until": end, "events": 0, "rows": 0}
+    event_time = F.col(config.schema.event_time)
+    in_range = events.filter((event_time >= F.lit(start)) & (event_time < F.lit(end)))
+    rows = feature_summary(in_range, config).localCheckpoint(eager=True)
+    where = f"window_start >= timestamp_micros({to_micros(start)}) AND window_start < timestamp_micros({to_micros(end)})"
+    (rows.write.format("delta").mode("overwrite").option("replaceWhere", where)
+     .save(table_path(config, "feature_summary")))
+    counted = in_range.count()
+    return {"windows_from": start, "windows_until": end, "events": counted, "rows": rows.count()}

@@ -33,10 +33,13 @@ def test_malformed_lines_are_quarantined_with_a_reason_and_the_stream_keeps_runn
     assert pipeline["still_running"]
 
 
-def test_every_event_after_the_champion_is_scored_exactly_once(pipeline):
+def test_every_event_is_scored_exactly_once_also_those_stored_before_the_champion(pipeline):
     scores = table(pipeline, "scores")
+    stats = table(pipeline, "stream_stats")
     assert scores.event_id.is_unique
-    assert set(scores.event_id) == pipeline["phase2_ids"], "phase-1 events came before any model; phase-2 all scored"
+    assert set(scores.event_id) == set(pipeline["truth"].event_id), "phase-2 all scored; phase 1 backfilled"
+    phase1 = len(pipeline["truth"]) - len(pipeline["phase2_ids"])
+    assert stats.rows_backfilled.sum() == phase1, "phase-1 events came before any model: scored once one existed"
     assert (scores.model_version == pipeline["champion_version"]).all()
     assert scores.anomaly_score.between(0, 1).all()
 
@@ -54,8 +57,9 @@ def test_stream_stats_account_for_every_row(pipeline):
     assert (stats.rows_in == stats.rows_valid + stats.rows_quarantined + stats.rows_duplicate).all()
     assert stats.rows_in.sum() == len(events) + len(quarantine) + stats.rows_duplicate.sum()
     assert stats.rows_duplicate.sum() == 0, "the generator repeats no event id"
-    assert stats.rows_scored.sum() == len(scores)
-    assert stats.anomalies.sum() == scores.is_anomaly.sum()
+    assert stats.rows_scored.sum() + stats.rows_backfilled.fillna(0).sum() == len(scores)
+    own = scores[scores.event_id.isin(pipeline["phase2_ids"])]  # phase 1 was scored by the backfill
+    assert stats.anomalies.sum() == own.is_anomaly.sum()
     assert stats.model_version.isna().any() and (stats.model_version == pipeline["champion_version"]).any()
 
 

@@ -36,6 +36,13 @@ def test_environment_overrides_lake_and_registry(tmp_path):
     (lambda d: d["schema"]["fields"][3].update(min=5.0, max=1.0), "schema.fields[3]: min 5.0 is greater than max 1.0"),
     (lambda d: d["source"].update(unknown_fields="maybe"), "source.unknown_fields: must be one of reject, ignore"),
     (lambda d: d["schema"].pop("event_time"), "schema.event_time: missing required key"),
+    (lambda d: d["source"].update(event_time_bounds="ingest"),
+     "source.event_time_bounds: must be one of wall_clock, data, got 'ingest'"),
+    (lambda d: d["stream"].update(commit_retries=-1), "stream.commit_retries: must be >= 0, got -1"),
+    (lambda d: d["stream"].update(commit_retry_seconds=0), "stream.commit_retry_seconds: must be > 0, got 0.0"),
+    (lambda d: d["stream"].update(model_poll_timeout_seconds="soon"),
+     "stream.model_poll_timeout_seconds: expected float, got 'soon'"),
+    (lambda d: d["stream"].update(backfill_max_rows=0), "stream.backfill_max_rows: must be > 0, got 0"),
 ])
 def test_bad_config_names_the_key_and_the_problem(mutate, message):
     data = default_toml_dict()

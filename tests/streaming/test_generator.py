@@ -54,6 +54,21 @@ def test_replay_turns_a_csv_into_the_landing_stream(tmp_path):
     assert len({r["event_id"] for r in rows}) == 3 and "ts" not in rows[0]
 
 
+def test_an_unpaced_replay_lands_files_of_file_rows_rows_not_one_per_timestamp(tmp_path):
+    csv = tmp_path / "series.csv"
+    times = pd.date_range("2014-04-01", periods=25, freq="5min")
+    pd.DataFrame({"ts": times.astype(str), "device_id": "s", "cpu_pct": range(25)}).to_csv(csv, index=False)
+    landing = tmp_path / "landing"
+    result = subprocess.run([sys.executable, "-m", "streaming.generator", "--replay", str(csv), "--time-col", "ts",
+                             "--speed", "0", "--file-rows", "10", "--landing", str(landing)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    files = landed(landing)
+    assert [len(p.read_text().splitlines()) for p in files] == [10, 10, 5]
+    rows = [json.loads(line) for p in files for line in p.read_text().splitlines()]
+    assert [r["cpu_pct"] for r in rows] == list(range(25)), "in event-time order"
+
+
 def test_bad_arguments_give_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "streaming.generator", "--replay", str(tmp_path / "none.csv"),
                              "--time-col", "ts"], cwd=ROOT, capture_output=True, text=True, timeout=120)
