@@ -121,6 +121,11 @@ def stream_stats_schema() -> T.StructType:
             # What waits at the source after this batch: files not yet read (file source) or
             # messages behind the latest offsets (Kafka, as last reported: at the previous batch).
             T.StructField("backlog", long, True),
+            # Landed files reported in quarantine (with their path) by the landing planner in this batch:
+            # read again because they changed after they were read, and not read at all (unreadable,
+            # symlink, special file, deleted before it could be read). Null for Kafka.
+            T.StructField("files_changed", long, True),
+            T.StructField("files_rejected", long, True),
         ]
     )
 

@@ -23,6 +23,7 @@ from lakehouse.config import Config
 from streaming.backlog import BacklogGauge
 from streaming.champion import ChampionWatcher
 from streaming.dedup import Deduplicator
+from streaming.landing import apply_reports, report_aggregates
 from streaming.summaries import LateEventCounter
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,8 @@ class MicroBatchSink:
         loaded = self.champion.current()
         # The raw text is kept only where quarantine needs it: the cache stays small.
         ingested = batch.withColumn("ingested_at", F.lit(started_at).cast("timestamp"))
-        validated = (validate(ingested, self.config, ingested_at=F.col("ingested_at"))
+        # Landing reports (a file not read, or read again) are quarantine rows with the file's path and reason.
+        validated = (apply_reports(validate(ingested, self.config, ingested_at=F.col("ingested_at")))
                      .withColumn("record_bytes", F.octet_length("value"))
                      .withColumn("value", F.when(F.col("reason").isNotNull(), F.col("value")))
                      .persist(StorageLevel.MEMORY_AND_DISK))
@@ -165,6 +167,7 @@ class MicroBatchSink:
                 F.min(F.unix_millis("arrived_at")).alias("arrival_min"),
                 F.max(F.unix_millis("arrived_at")).alias("arrival_max"),
                 *self.late_events.aggregates(batch.sparkSession),
+                *report_aggregates(batch.columns),
             ).first()
             if totals.rows_in == 0:
                 return
@@ -228,6 +231,8 @@ class MicroBatchSink:
             "model_version": loaded.version if loaded else None,
             "threshold": loaded.threshold if loaded else None,
             "model_status": self.champion.last_error,
+            "files_changed": totals.files_changed,
+            "files_rejected": totals.files_rejected,
             **self.late_events.stats_columns(totals, unique.times),
         }
         return batch.sparkSession.createDataFrame([row], schema=stream_stats_schema())
