@@ -52,7 +52,7 @@ def start_stream(spark: SparkSession, config: Config, champion: ChampionWatcher,
     if planner is not None:
         query = PlannedQuery(query, planner)
         if not available_now:
-            planner.start(lambda: query.isActive, period=max(0.1, config.stream.trigger_seconds / 2))
+            planner.start(lambda: query.isActive, period=max(0.1, config.stream.trigger_seconds))
     sink.bind(query)
     return query
 
