@@ -128,6 +128,11 @@ def stream_stats_schema() -> T.StructType:
             T.StructField("backfilled_through", T.TimestampType(), True),
             # Delta appends of this batch retried after an I/O error (storage briefly unavailable).
             T.StructField("commit_retries", long, True),
+            # Landed files reported in quarantine (with their path) by the landing planner in this batch:
+            # read again because they changed after they were read, and not read at all (unreadable,
+            # symlink, special file, deleted before it could be read). Null for Kafka.
+            T.StructField("files_changed", long, True),
+            T.StructField("files_rejected", long, True),
         ]
     )
 

@@ -1,8 +1,9 @@
 """The stream's lag at its source, for `stream_stats.backlog`.
 
-File source: the files in the landing folder that arrived after the newest
-file of the micro-batch just read (the file source takes files oldest first),
-so not read yet. Only a local (or mounted) landing folder is measured: listing
+File source: the files staged from the landing folder (streaming/landing.py)
+that arrived after the newest file of the micro-batch just read (the file
+source takes files oldest first), so not read yet; a landing folder without a
+planner is measured itself. Only a local (or mounted) landing folder is measured: listing
 an object store per micro-batch costs more than it tells. Each file is stat'ed
 until it is known to be read, so a long-lived landing folder costs one
 directory listing per batch.
@@ -23,6 +24,7 @@ from pathlib import Path
 from stat import S_ISDIR
 
 from lakehouse.config import Config
+from streaming.landing import planner_root
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,9 @@ class BacklogGauge:
     def __init__(self, config: Config):
         self.kind = config.source.kind
         landing = config.landing_path
+        root = planner_root(config) if self.kind == "files" else None
+        if root is not None:
+            landing = str(root / "staged")
         self._landing = LandingBacklog(landing) if self.kind == "files" and "://" not in landing else None
         self._query = None
 

@@ -13,6 +13,12 @@ separate labels folder, never into the event payload. Files are written under a
 hidden name and renamed, so the stream never reads half a file. Seeded and
 reproducible for the same arguments.
 
+Each command-line run has a run id (UTC start time and 6 random hex digits) in
+every file name it lands, and a replay also in the event ids it makes up: the
+landing contract is a new, unique name per file, so a second `--replay` into
+the same landing folder is a second set of files (and events), never a
+rewrite of the first.
+
 >>> sim = FleetSimulator(devices=3, seed=1)
 >>> events, truth = sim.generate(start=0.0, end=10.0, count=5, first_seq=0)
 >>> len(events), list(truth.columns)
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -179,13 +186,20 @@ def _parse_time(text: str) -> float:
         raise UsageError(f"--start: not an ISO-8601 time: {text!r}") from None
 
 
+def new_run_id() -> str:
+    """A run id for landed file names: sortable by start time, unique across runs."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
 def run_generator(sim: FleetSimulator, writer: LandingWriter, rate: float, duration: float,
-                  file_seconds: float, start: float | None = None, log=print, first_seq: int = 0) -> int:
+                  file_seconds: float, start: float | None = None, log=print, first_seq: int = 0,
+                  run_id: str | None = None) -> int:
     """Emit `rate` events/s for `duration` seconds (0 = until interrupted); returns events written.
 
     With `start`, time is simulated from there and files are written without waiting.
-    Event ids count up from `first_seq`.
+    Event ids count up from `first_seq`. With `run_id`, every file name carries it.
     """
+    suffix = f"-{run_id}" if run_id else ""
     simulated = start is not None
     t = start if simulated else time.time()
     end = t + duration if duration else float("inf")
@@ -197,7 +211,7 @@ def run_generator(sim: FleetSimulator, writer: LandingWriter, rate: float, durat
         count, carry = int(carry), carry - int(carry)
         if count:
             events, truth = sim.generate(t, t + span, count, seq)
-            writer.write(f"events-s{sim.seed}-{int(t * 1000):015d}-{seq:012d}", events, truth)
+            writer.write(f"events-s{sim.seed}-{int(t * 1000):015d}-{seq:012d}{suffix}", events, truth)
             seq += count
             written += count
         t += span
@@ -212,7 +226,7 @@ REPLAY_FILE_ROWS = 10_000  # rows per replayed file by default: about 1-2 MB of 
 
 
 def replay_csv(path: str, time_col: str, speed: float, config: Config, writer: LandingWriter,
-               file_seconds: float | None, file_rows: int = REPLAY_FILE_ROWS) -> int:
+               file_seconds: float | None, file_rows: int = REPLAY_FILE_ROWS, run_id: str | None = None) -> int:
     """Turn any CSV into the landing stream, paced by its time column (speed 0 = no waiting).
 
     Files hold at most `file_rows` rows, in event-time order. Paced (speed > 0), a
@@ -221,7 +235,10 @@ def replay_csv(path: str, time_col: str, speed: float, config: Config, writer: L
     many seconds of event time too. (It used to be one file per second of event
     time: a year of 5-minute data landed as 105,000 one-line files, each costing the
     stream a listing entry and a task, where 11 files of 10,000 rows do.)
+    With `run_id` (the command line always has one), file names and made-up event
+    ids carry it, so two replays into one landing folder are two sets of files and events.
     """
+    run = f"{run_id}-" if run_id else ""
     try:
         frame = pd.read_csv(path)
     except FileNotFoundError:
@@ -234,7 +251,7 @@ def replay_csv(path: str, time_col: str, speed: float, config: Config, writer: L
     if time_col != s.event_time:
         frame = frame.drop(columns=[time_col])
     if s.event_id not in frame.columns:
-        frame[s.event_id] = [f"replay-{i:012d}" for i in range(len(frame))]
+        frame[s.event_id] = [f"replay-{run}{i:012d}" for i in range(len(frame))]
     order = np.argsort(times.to_numpy(), kind="stable")
     frame, seconds = frame.iloc[order], times.iloc[order].astype("int64").to_numpy() / 1e9
     if speed or file_seconds:
@@ -251,7 +268,7 @@ def replay_csv(path: str, time_col: str, speed: float, config: Config, writer: L
     for i, ((b, _), chunk) in enumerate(frame.groupby([bucket, part], sort=True)):
         if speed:
             time.sleep(max(0.0, started + b * wall_seconds - time.time()))
-        writer.write(f"replay-{i:09d}", chunk)
+        writer.write(f"replay-{run}{i:09d}", chunk)
     return len(frame)
 
 
@@ -306,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.time_col:
             raise UsageError("--replay needs --time-col")
         writer, target = _writer(args, config, None)
-        n = replay_csv(args.replay, args.time_col, args.speed, config, writer, args.file_seconds, args.file_rows)
+        n = replay_csv(args.replay, args.time_col, args.speed, config, writer, args.file_seconds, args.file_rows,
+                       new_run_id())
         print(f"generator: replayed {n} rows into {target}")
         return 0
     missing = [f for f in config.features if f not in METRICS]
@@ -320,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     writer, target = _writer(args, config, args.truth or config.lake_path("truth"))
     print(f"generator: {args.rate:g} events/s from {args.devices} devices into {target}", flush=True)
     n = run_generator(sim, writer, args.rate, args.duration, args.file_seconds or 1.0, start,
-                      log=lambda m: print(m, flush=True))
+                      log=lambda m: print(m, flush=True), run_id=new_run_id())
     print(f"generator: done, {n} events", flush=True)
     return 0
 

@@ -35,7 +35,8 @@ from lakehouse.session import build_spark
 from streaming.champion import ChampionWatcher
 from streaming.gold import failure, start_gold_streams
 from streaming.sink import QUERY_NAME, MicroBatchSink
-from streaming.sources import describe_source, jar_groups, open_source
+from streaming.landing import PlannedQuery
+from streaming.sources import describe_source, jar_groups, landing_planner, open_source
 from streaming.summaries import backfill_summaries
 
 log = logging.getLogger("isoguard.stream")
@@ -46,7 +47,10 @@ def start_stream(spark: SparkSession, config: Config, champion: ChampionWatcher,
     """Start the streaming query; the caller owns its lifetime."""
     ensure_tables(spark, config)
     sink = sink or MicroBatchSink(config, champion)
-    writer = (open_source(spark, config).writeStream
+    planner = landing_planner(config)
+    if planner is not None:  # everything landed so far is staged before the first (or only) micro-batch plans
+        planner.plan()
+    writer = (open_source(spark, config, planner).writeStream
               .queryName(QUERY_NAME)
               .foreachBatch(sink)
               .option("checkpointLocation", config.checkpoint_path))
@@ -55,6 +59,10 @@ def start_stream(spark: SparkSession, config: Config, champion: ChampionWatcher,
     else:
         writer = writer.trigger(processingTime=f"{config.stream.trigger_seconds} seconds")
     query = writer.start()
+    if planner is not None:
+        query = PlannedQuery(query, planner)
+        if not available_now:
+            planner.start(lambda: query.isActive, period=max(0.1, config.stream.trigger_seconds))
     sink.bind(query)
     return query
 

@@ -27,6 +27,7 @@ from streaming.backlog import BacklogGauge
 from streaming.champion import ChampionWatcher
 from streaming.commit_retry import CommitRetry
 from streaming.dedup import Deduplicator
+from streaming.landing import apply_reports, report_aggregates
 from streaming.summaries import LateEventCounter
 from streaming.unscored import UnscoredBackfill
 
@@ -186,7 +187,9 @@ class MicroBatchSink:
         newest = None
         if self.config.source.event_time_bounds == "data":  # a backfill: "stale" counts from the data's own time
             newest = F.lit(self.late_events.newest_event_time(spark)).cast("timestamp")
-        validated = (validate(ingested, self.config, ingested_at=F.col("ingested_at"), newest_event_time=newest)
+        # Landing reports (a file not read, or read again) are quarantine rows with the file's path and reason.
+        validated = (apply_reports(validate(ingested, self.config, ingested_at=F.col("ingested_at"),
+                                            newest_event_time=newest))
                      .withColumn("record_bytes", F.octet_length("value"))
                      .withColumn("value", F.when(F.col("reason").isNotNull(), F.col("value")))
                      .persist(StorageLevel.MEMORY_AND_DISK))
@@ -199,6 +202,7 @@ class MicroBatchSink:
                 F.min(F.unix_millis("arrived_at")).alias("arrival_min"),
                 F.max(F.unix_millis("arrived_at")).alias("arrival_max"),
                 *self.late_events.aggregates(batch.sparkSession),
+                *report_aggregates(batch.columns),
             ).first()
             if totals.rows_in == 0:
                 return
@@ -275,6 +279,8 @@ class MicroBatchSink:
             "model_version": loaded.version if loaded else None,
             "threshold": loaded.threshold if loaded else None,
             "model_status": self.champion.last_error,
+            "files_changed": totals.files_changed,
+            "files_rejected": totals.files_rejected,
             **self.late_events.stats_columns(totals, unique.times),
             **extra,
         }

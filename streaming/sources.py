@@ -1,4 +1,11 @@
-"""Streaming sources: each returns raw records as `value` plus where and when they arrived."""
+"""Streaming sources: each returns raw records as `value` plus where and when they arrived.
+
+A local landing folder is read through the landing planner (streaming/landing.py):
+Spark's file source reads only the planner's staging folder, where every file is a
+checked, immutable copy under a unique name, and reads it whole in arrival order.
+Records are split on `\n` only (a trailing `\r` of CRLF is JSON whitespace, so
+CRLF files work; a bare `\r` inside a record is whitespace, not a line end).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,28 +15,45 @@ from pyspark.sql import functions as F
 
 from lakehouse.config import Config
 from streaming.kafka_source import kafka_source, reader_options
+from streaming.landing import LandingPlanner, planner_root, raw_columns
 
 
-def file_source(spark: SparkSession, config: Config) -> DataFrame:
+def landing_planner(config: Config) -> LandingPlanner | None:
+    """The planner of a local landing folder (None for Kafka or a landing folder on an object store)."""
+    root = planner_root(config) if config.source.kind == "files" else None
+    return LandingPlanner(config.landing_path, root) if root else None
+
+
+def file_source(spark: SparkSession, config: Config, planner: LandingPlanner | None = None) -> DataFrame:
     """Every line of every file that lands in the landing folder, as raw text.
 
     Reading text rather than JSON keeps each malformed line intact for quarantine.
     Files whose names start with '.' or '_' are ignored, so writers land a file by
-    writing a hidden temporary file and renaming it.
+    writing a hidden temporary file and renaming it. With a planner, Spark reads its
+    staging folder (and deletes each copy once its batch is committed); without one
+    (an object store), the landing folder itself.
     """
     landing = config.landing_path
     if "://" not in landing:
         Path(landing).mkdir(parents=True, exist_ok=True)
-    reader = spark.readStream.format("text")
+    reader = spark.readStream.format("text").option("lineSep", "\n")
     # Spark takes one of the two caps (whole files, at least one per batch): a file count if set, else bytes.
     if config.source.max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", config.source.max_files_per_trigger)
     elif config.source.max_bytes_per_trigger:
         reader = reader.option("maxBytesPerTrigger", config.source.max_bytes_per_trigger)
-    return reader.load(landing).select(
+    if planner is None:
+        return reader.load(landing).select(
+            "value",
+            F.col("_metadata.file_path").alias("source_file"),
+            F.col("_metadata.file_modification_time").alias("arrived_at"),
+        )
+    source_file, report = raw_columns(landing)
+    return reader.option("cleanSource", "delete").load(str(planner.staging)).select(
         "value",
-        F.col("_metadata.file_path").alias("source_file"),
+        source_file,
         F.col("_metadata.file_modification_time").alias("arrived_at"),
+        report,
     )
 
 
@@ -38,7 +62,9 @@ SOURCES = {"files": file_source, "kafka": kafka_source}
 SOURCE_JARS = {"files": (), "kafka": ("kafka",)}
 
 
-def open_source(spark: SparkSession, config: Config) -> DataFrame:
+def open_source(spark: SparkSession, config: Config, planner: LandingPlanner | None = None) -> DataFrame:
+    if planner is not None:
+        return file_source(spark, config, planner)
     return SOURCES[config.source.kind](spark, config)
 
 
