@@ -1,4 +1,9 @@
-"""Streaming sources: each returns raw records as `value` plus where and when they arrived."""
+"""Streaming sources: each returns raw records plus where and when they arrived.
+
+The columns are named as in lakehouse/columns.py (`_isoguard_value`, `_isoguard_source_file`,
+`_isoguard_arrived_at`), outside the names an event field may have, so that a field called
+`value` or `offset` cannot collide with them.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +11,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.columns import ARRIVED, RAW, SOURCE
 from lakehouse.config import Config
 from streaming.kafka_source import kafka_source, reader_options
 
@@ -27,9 +33,9 @@ def file_source(spark: SparkSession, config: Config) -> DataFrame:
     elif config.source.max_bytes_per_trigger:
         reader = reader.option("maxBytesPerTrigger", config.source.max_bytes_per_trigger)
     return reader.load(landing).select(
-        "value",
-        F.col("_metadata.file_path").alias("source_file"),
-        F.col("_metadata.file_modification_time").alias("arrived_at"),
+        F.col("value").alias(RAW),
+        F.col("_metadata.file_path").alias(SOURCE),
+        F.col("_metadata.file_modification_time").alias(ARRIVED),
     )
 
 
