@@ -43,7 +43,7 @@ def quarantine_frame(rejected: DataFrame, batch_id: int) -> DataFrame:
         F.col(RAW).alias("raw"), F.col(REASON).alias("reason"), F.col(DETAIL).alias("detail"),
         F.col(SOURCE).alias("source_file"), F.lit(batch_id).cast("long").alias("batch_id"),
         F.col(INGESTED).alias("ingested_at"), F.to_date(INGESTED).alias("ingest_date"),
-        F.col(RECORD_BYTES).alias("raw_bytes"),
+        F.col(RECORD_BYTES).cast("long").alias("raw_bytes"),
     )
 
 
