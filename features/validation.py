@@ -42,6 +42,7 @@ from lakehouse.config import Config, FieldSpec
 
 CORRUPT = PREFIX + "corrupt_record"  # not Spark's default name: an event may carry a "_corrupt_record" field
 JSON = PREFIX + "json"
+KEYS = PREFIX + "keys"
 PROBLEM = PREFIX + "problem"
 CAST_TYPES = {"double": "double", "long": "bigint", "string": "string", "timestamp": "timestamp"}
 INFINITY = float("inf")
@@ -149,7 +150,9 @@ def _field_problems(spec: FieldSpec, value: Column) -> dict[str, list[Column]]:
     if spec.required:
         found["missing_required"].append(_problem(value.isNull(), "missing_required", f"{name}: required field is missing or null"))
         if spec.type == "string":
-            found["missing_required"].append(_problem(value.rlike(BLANK), "missing_required", F.concat(
+            # The regex only where the first character is not printable ASCII (almost never, for real ids).
+            blank = ~F.ascii(value).between(33, 126) & value.rlike(BLANK)
+            found["missing_required"].append(_problem(blank, "missing_required", F.concat(
                 F.lit(f"{name}: required field is blank (empty, or only whitespace or control characters): "),
                 F.to_json(F.array(F.substring(value, 1, 20))))))
     if spec.is_numeric:
@@ -212,10 +215,12 @@ def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None) 
     ingested_at = F.current_timestamp() if ingested_at is None else ingested_at
     value = F.col(RAW)
     parsed = raw.withColumn(JSON, F.from_json(value, _schema(config, as_text=False), {"columnNameOfCorruptRecord": CORRUPT}))
+    # Top-level keys: one scan of the text, shared by the duplicate- and the unknown-field check. A column of
+    # its own, like the parse: used inline, each use would scan the text again.
+    parsed = parsed.withColumn(KEYS, F.coalesce(F.json_object_keys(value), F.array().cast("array<string>")))
     parsed = parsed.select("*", *[F.col(JSON).getField(f.name).alias(f.name) for f in config.schema.fields])
     corrupt = F.col(JSON).isNull() | F.col(JSON).getField(CORRUPT).isNotNull()
-    # Top-level keys: one scan of the text, shared by the duplicate- and the unknown-field check.
-    keys = F.coalesce(F.json_object_keys(value), F.array().cast("array<string>"))
+    keys = F.col(KEYS)
 
     checks = [
         _problem(F.octet_length(value) > config.source.max_record_bytes, "oversized",
@@ -244,7 +249,7 @@ def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None) 
                                F.concat(F.lit("unknown fields: "), F.array_join(unknown, ", "))))
 
     return parsed.withColumn(PROBLEM, F.coalesce(*checks)).select(
-        *[c for c in parsed.columns if c != JSON],
+        *[c for c in parsed.columns if c not in (JSON, KEYS)],
         F.col(PROBLEM).getField("code").alias(REASON),
         F.col(PROBLEM).getField("detail").alias(DETAIL),
     )
