@@ -30,6 +30,7 @@ from pyspark import StorageLevel  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from features.validation import validate  # noqa: E402
+from lakehouse.columns import ARRIVED, INGESTED, RAW, REASON, RECORD_BYTES, SOURCE  # noqa: E402
 from lakehouse.config import load_config  # noqa: E402
 from lakehouse.session import build_spark  # noqa: E402
 from streaming.dedup import Deduplicator  # noqa: E402
@@ -54,25 +55,25 @@ class CpuClock:
 def raw_batch(spark, rows: int, start: float, first_seq: int):
     events, _ = FleetSimulator(devices=200, seed=1).generate(start, start + rows / RATE, rows, first_seq)
     lines = events.to_json(orient="records", lines=True).splitlines()
-    frame = pd.DataFrame({"value": lines, "source_file": [f"file:///landing/f{int(start)}-{i // 10000}" for i in range(rows)]})
+    frame = pd.DataFrame({RAW: lines, SOURCE: [f"file:///landing/f{int(start)}-{i // 10000}" for i in range(rows)]})
     raw = (spark.createDataFrame(frame).repartition(2)
-           .withColumn("arrived_at", F.current_timestamp()).persist(StorageLevel.MEMORY_ONLY))
+           .withColumn(ARRIVED, F.current_timestamp()).persist(StorageLevel.MEMORY_ONLY))
     raw.count()
     return raw
 
 
 def totals_columns():
     """The sink's totals aggregation (without the late-event columns, which need a lake)."""
-    return [F.count(F.lit(1)).alias("rows_in"), F.count(F.when(F.col("reason").isNull(), 1)).alias("rows_valid"),
-            F.coalesce(F.sum("record_bytes"), F.lit(0)).alias("bytes_in"),
-            F.percentile_approx(F.unix_millis("arrived_at"), [0.5, 0.05]).alias("arrival_q"),
-            F.min(F.unix_millis("arrived_at")).alias("arrival_min"), F.max(F.unix_millis("arrived_at")).alias("arrival_max")]
+    return [F.count(F.lit(1)).alias("rows_in"), F.count(F.when(F.col(REASON).isNull(), 1)).alias("rows_valid"),
+            F.coalesce(F.sum(RECORD_BYTES), F.lit(0)).alias("bytes_in"),
+            F.percentile_approx(F.unix_millis(ARRIVED), [0.5, 0.05]).alias("arrival_q"),
+            F.min(F.unix_millis(ARRIVED)).alias("arrival_min"), F.max(F.unix_millis(ARRIVED)).alias("arrival_max")]
 
 
 def validated_frame(raw, config, now):
-    return (validate(raw.withColumn("ingested_at", F.lit(now).cast("timestamp")), config, F.col("ingested_at"))
-            .withColumn("record_bytes", F.octet_length("value"))
-            .withColumn("value", F.when(F.col("reason").isNotNull(), F.col("value")))
+    return (validate(raw.withColumn(INGESTED, F.lit(now).cast("timestamp")), config, F.col(INGESTED))
+            .withColumn(RECORD_BYTES, F.octet_length(RAW))
+            .withColumn(RAW, F.when(F.col(REASON).isNotNull(), F.col(RAW)))
             .persist(StorageLevel.MEMORY_AND_DISK))
 
 
@@ -111,7 +112,7 @@ def main() -> None:
             validated.agg(*totals_columns()).first()
             if variant == "dedup":
                 d0 = time.process_time()
-                unique = dedup.drop_duplicates(validated.filter(F.col("reason").isNull()))
+                unique = dedup.drop_duplicates(validated.filter(F.col(REASON).isNull()))
                 dedup.advance()
                 round_["dedup_driver"] = time.process_time() - d0
                 assert unique.duplicates == 0

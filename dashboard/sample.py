@@ -173,7 +173,8 @@ def build(config: Config) -> dict:
     quarantine = pd.DataFrame([{"raw": '{"event_id": "bad-%d", ' % i, "reason": QUARANTINE_REASONS[i % 4],
                                 "detail": "sample", "source_file": "sample.jsonl", "batch_id": b,
                                 "ingested_at": START + timedelta(seconds=b * BATCH_SECONDS + 5),
-                                "ingest_date": (START + timedelta(seconds=b * BATCH_SECONDS + 5)).date()}
+                                "ingest_date": (START + timedelta(seconds=b * BATCH_SECONDS + 5)).date(),
+                                "raw_bytes": len('{"event_id": "bad-%d", ' % i)}
                                for i, b in enumerate(bad_batches)])
     write(config, "quarantine", quarantine)
 

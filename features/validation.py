@@ -1,18 +1,34 @@
 """Parse raw JSON records and check them against the configured event schema.
 
-`validate` is a pure transformation: it takes a DataFrame with the raw record
-in `value` and returns it with every schema field parsed to its type and two
-more columns, `reason` (a reason code, null for a valid event) and `detail`
-(what exactly is wrong). Nothing is dropped: `split_valid` separates the two
-outcomes so that rows in = valid rows + quarantined rows.
+`validate` is a pure transformation: it takes a DataFrame with the raw record in
+`_isoguard_value` (lakehouse/columns.py: the pipeline's own columns carry a prefix
+no event field may have, so a field may be called `value`) and returns it with
+every schema field parsed to its type and two more columns, `_isoguard_reason` (a
+reason code, null for a valid event) and `_isoguard_detail` (what exactly is
+wrong). Nothing is dropped: `split_valid` separates the two outcomes so that rows
+in = valid rows + quarantined rows.
 
 Reason codes, checked in this order (the first that applies wins):
 oversized, invalid_utf8 (the bytes are not UTF-8 text; `readable_raw` gives the
-text to store), empty_record, malformed_json / wrong_type (the record failed the
-typed parse; a second, text-only parse of just those records says which field),
-missing_required, non_finite, out_of_range, future_event_time / stale_event_time
-(the event time is further ahead of / behind the ingestion time than
-`source.max_event_time_ahead` / `max_event_time_behind`), unknown_field.
+text to store), empty_record, too_deep (valid JSON may be, but nested deeper than
+the 1000 levels Spark's JSON parser accepts), malformed_json / wrong_type (the
+record failed the typed parse; a second, text-only parse of just those records
+says which field), duplicate_field (a key twice in the object: the parser would
+keep the last value and bypass the checks on the first), bad_event_time (the
+event time is not in an accepted form: an ISO-8601 date-time with a time of day,
+or epoch seconds as a JSON number, up to year 9999; a date alone or epoch
+milliseconds are refused rather than read as midnight or as year 58881),
+missing_required (absent, null, or a required string that is blank: empty, or
+only whitespace or control characters, such as an event id that would otherwise
+make every later blank id a duplicate), non_finite, out_of_range,
+future_event_time / stale_event_time (the event time is further ahead of /
+behind the ingestion time than `source.max_event_time_ahead` /
+`max_event_time_behind`), unknown_field.
+
+The checks that need the record's text a second time (the diagnosis of a failed
+parse, the form of an event time at exactly midnight or beyond year 9999) run
+only for those rare records; the one extra pass over every record is
+`json_object_keys`, shared by the duplicate- and unknown-field checks.
 """
 from __future__ import annotations
 
@@ -21,12 +37,26 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.catalog import SPARK_TYPES
+from lakehouse.columns import DETAIL, PREFIX, RAW, REASON
 from lakehouse.config import Config, FieldSpec
 
-CORRUPT = "_isoguard_corrupt_record"  # not Spark's default name: an event may carry a "_corrupt_record" field
+CORRUPT = PREFIX + "corrupt_record"  # not Spark's default name: an event may carry a "_corrupt_record" field
+JSON = PREFIX + "json"
+KEYS = PREFIX + "keys"
+PROBLEM = PREFIX + "problem"
 CAST_TYPES = {"double": "double", "long": "bigint", "string": "string", "timestamp": "timestamp"}
 INFINITY = float("inf")
 WHITESPACE = " \t\r\n\f\v"  # a line of only these is blank
+# A required string of only these is blank: control (NUL, tabs, line breaks), format (zero-width, BOM) and space
+# characters (including no-break and ideographic spaces).
+BLANK = r"^[\p{Cc}\p{Cf}\p{Z}]*$"
+# Spark's JSON parser (Jackson's StreamReadConstraints) refuses documents nested deeper than this; the outer
+# object is level 1.
+JSON_MAX_DEPTH = 1000
+DAY_MICROS = 86_400 * 1_000_000
+# The end of year 9999: Spark holds later times, but no ISO-8601 date-time (or a real event) has them.
+MAX_MICROS = 253_402_300_800 * 1_000_000 - 1
+EVENT_TIME_FORMS = "an ISO-8601 date-time with a time of day (zone optional, UTC if none) or epoch seconds as a JSON number"
 
 
 def _schema(config: Config, as_text: bool) -> T.StructType:
@@ -40,12 +70,28 @@ def _problem(condition: Column, code: str, detail: Column | str) -> Column:
     return F.when(condition, F.struct(F.lit(code).alias("code"), detail.alias("detail")))
 
 
-def _diagnosis(value: Column, config: Config) -> Column:
-    """Why a record failed the typed parse: evaluated only for those (rare) records.
+def _only_for(value: Column, check) -> Column:
+    """`check(value)`, evaluated only where the surrounding `when` reaches it.
 
-    The text-only parse sits inside lambdas so that Spark's common-subexpression
-    elimination cannot hoist it out of the `when` and run it for every record.
+    The check sits inside a lambda so that Spark's common-subexpression elimination
+    cannot hoist it out of the `when` and run it for every record.
     """
+    return F.get(F.transform(F.array(value), check), 0)
+
+
+def _nesting_depth(text: Column) -> Column:
+    """How deep the brackets of a JSON text nest, outside string literals."""
+    brackets = F.regexp_replace(F.regexp_replace(text, r'"(?:[^"\\]|\\.)*"', ""), r"[^\[\]{}]", "")
+    step = lambda c: F.when(c.isin("[", "{"), 1).otherwise(-1)  # noqa: E731
+    depth = F.aggregate(F.split(brackets, ""), F.struct(F.lit(0).alias("d"), F.lit(0).alias("m")),
+                        lambda acc, c: F.struct((acc.d + step(c)).alias("d"), F.greatest(acc.m, acc.d + step(c)).alias("m")),
+                        lambda acc: acc.m)
+    openers = F.length(F.regexp_replace(brackets, r"[\]}]", ""))
+    return F.when(openers > JSON_MAX_DEPTH, depth).otherwise(openers)  # the exact depth only where it can matter
+
+
+def _diagnosis(value: Column, config: Config) -> Column:
+    """Why a record failed the typed parse: evaluated only for those (rare) records."""
     def checks(text: Column) -> Column:
         found = [_problem(text.isNull() | text.getField(CORRUPT).isNotNull(), "malformed_json", "not a JSON object")]
         for spec in config.schema.fields:
@@ -57,10 +103,45 @@ def _diagnosis(value: Column, config: Config) -> Column:
         return F.coalesce(*found)
 
     def parse_as_text(raw: Column) -> Column:
+        too_deep = _problem(_nesting_depth(raw) > JSON_MAX_DEPTH, "too_deep",
+                            f"JSON nested deeper than {JSON_MAX_DEPTH} levels (the limit of Spark's JSON parser)")
         text = F.from_json(raw, _schema(config, as_text=True), {"columnNameOfCorruptRecord": CORRUPT})
-        return F.get(F.transform(F.array(text), checks), 0)
+        return F.coalesce(too_deep, _only_for(text, checks))
 
-    return F.get(F.transform(F.array(value), parse_as_text), 0)
+    return _only_for(value, parse_as_text)
+
+
+def _duplicate_fields(keys: Column) -> Column:
+    """A key the JSON object holds twice: the parser keeps the last value, which would skip the checks on the first."""
+    repeated = F.array_distinct(F.filter(keys, lambda k: F.size(F.filter(keys, lambda other: other == k)) > 1))
+    return _problem(F.size(keys) > F.size(F.array_distinct(keys)), "duplicate_field",
+                    F.concat(F.lit("fields given more than once: "), F.array_join(repeated, ", ")))
+
+
+def _event_time_form(value: Column, config: Config) -> Column:
+    """An event time parsed from a form that is not accepted: a date without a time of day, epoch milliseconds.
+
+    Spark reads a date alone ("2026-11-29", even "2026") as midnight, and any JSON
+    number as epoch seconds (milliseconds then land in year 58881). Such values are
+    exactly midnight or beyond year 9999, so only those records are parsed again, for
+    the field's text and whether it was a number.
+    """
+    name = config.schema.event_time
+    micros = F.unix_micros(F.col(name))
+    beyond = micros > MAX_MICROS  # (a time before year 1 is stale_event_time, whatever its form)
+
+    def form(raw: Column) -> Column:
+        text = F.from_json(raw, T.StructType([T.StructField(name, T.StringType())])).getField(name)
+        number = F.from_json(raw, T.StructType([T.StructField(name, T.DoubleType())])).getField(name).isNotNull()
+        got = F.concat(F.lit(f"{name}: expected {EVENT_TIME_FORMS}, got "), F.substring(text, 1, 80))
+        return F.coalesce(
+            _problem(beyond & number, "bad_event_time", F.concat(got, F.lit(
+                " as epoch seconds, which is beyond year 9999 (epoch milliseconds?)"))),
+            _problem(beyond, "bad_event_time", F.concat(got, F.lit(", beyond year 9999"))),
+            _problem(~number & ~text.rlike(r"\d[T ]\d"), "bad_event_time", F.concat(got, F.lit(
+                ", a date without a time of day"))))
+
+    return F.when(beyond | (micros % DAY_MICROS == 0), _only_for(value, form))
 
 
 def _field_problems(spec: FieldSpec, value: Column) -> dict[str, list[Column]]:
@@ -68,6 +149,12 @@ def _field_problems(spec: FieldSpec, value: Column) -> dict[str, list[Column]]:
     found: dict[str, list[Column]] = {code: [] for code in ORDER}
     if spec.required:
         found["missing_required"].append(_problem(value.isNull(), "missing_required", f"{name}: required field is missing or null"))
+        if spec.type == "string":
+            # The regex only where the first character is not printable ASCII (almost never, for real ids).
+            blank = ~F.ascii(value).between(33, 126) & value.rlike(BLANK)
+            found["missing_required"].append(_problem(blank, "missing_required", F.concat(
+                F.lit(f"{name}: required field is blank (empty, or only whitespace or control characters): "),
+                F.to_json(F.array(F.substring(value, 1, 20))))))
     if spec.is_numeric:
         found["non_finite"].append(_problem(F.isnan(value) | (F.abs(value) == F.lit(INFINITY)), "non_finite",
                                             F.concat(F.lit(f"{name}: not a finite number: "), value.cast("string"))))
@@ -118,19 +205,36 @@ def readable_raw(value: Column) -> Column:
     return F.make_valid_utf8(value)
 
 
+def stored_raw(value: Column, limit: int) -> Column:
+    """The record as quarantine stores it: whole up to `limit` bytes, else its first `limit` bytes; readable either way.
+
+    A cut inside a multi-byte character drops that character's bytes, so the prefix
+    ends at a character boundary (as would a genuinely invalid sequence right at the
+    cut, shown as U+FFFD otherwise). Enough to see what went wrong, without storing a
+    50 MB line whole; the record's full length goes next to it.
+    """
+    prefix = F.make_valid_utf8(F.substring(value.cast("binary"), 1, limit).cast("string"))
+    return F.when(F.octet_length(value) <= limit, readable_raw(value)).otherwise(
+        F.regexp_replace(prefix, "\uFFFD{1,3}$", ""))
+
+
 def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None,
              newest_event_time: Column | None = None) -> DataFrame:
-    """Parse `value` (one JSON object per record) and attach `reason` and `detail`.
+    """Parse the raw record (one JSON object per record) and attach the reason and the detail columns.
 
     `ingested_at` is when the stream took the records in (the event-time bounds are
     relative to it); by default the query's current time. `newest_event_time`, if
     given, replaces it for the stale bound (backfills of history).
     """
     ingested_at = F.current_timestamp() if ingested_at is None else ingested_at
-    value = F.col("value")
-    parsed = raw.withColumn("_json", F.from_json(value, _schema(config, as_text=False), {"columnNameOfCorruptRecord": CORRUPT}))
-    parsed = parsed.select("*", *[F.col("_json").getField(f.name).alias(f.name) for f in config.schema.fields])
-    corrupt = F.col("_json").isNull() | F.col(f"_json.{CORRUPT}").isNotNull()
+    value = F.col(RAW)
+    parsed = raw.withColumn(JSON, F.from_json(value, _schema(config, as_text=False), {"columnNameOfCorruptRecord": CORRUPT}))
+    # Top-level keys: one scan of the text, shared by the duplicate- and the unknown-field check. A column of
+    # its own, like the parse: used inline, each use would scan the text again.
+    parsed = parsed.withColumn(KEYS, F.coalesce(F.json_object_keys(value), F.array().cast("array<string>")))
+    parsed = parsed.select("*", *[F.col(JSON).getField(f.name).alias(f.name) for f in config.schema.fields])
+    corrupt = F.col(JSON).isNull() | F.col(JSON).getField(CORRUPT).isNotNull()
+    keys = F.col(KEYS)
 
     checks = [
         _problem(F.octet_length(value) > config.source.max_record_bytes, "oversized",
@@ -143,6 +247,8 @@ def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None,
         # A blank line never parses, so only the records that failed the parse are trimmed.
         F.when(corrupt, F.coalesce(_problem(F.btrim(value, F.lit(WHITESPACE)) == "", "empty_record", "empty line"),
                                    _diagnosis(value, config))),
+        _duplicate_fields(keys),
+        _event_time_form(value, config),
     ]
     by_code: dict[str, list[Column]] = {code: [] for code in ORDER}
     for spec in config.schema.fields:
@@ -152,17 +258,17 @@ def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None,
     checks += _event_time_problems(config, ingested_at, newest_event_time)
     if config.source.unknown_fields == "reject":
         known = F.array(*[F.lit(n) for n in config.schema.names])
-        unknown = F.array_except(F.coalesce(F.json_object_keys(value), F.array().cast("array<string>")), known)
+        unknown = F.array_except(keys, known)
         checks.append(_problem(F.size(unknown) > 0, "unknown_field",
                                F.concat(F.lit("unknown fields: "), F.array_join(unknown, ", "))))
 
-    return parsed.withColumn("_problem", F.coalesce(*checks)).select(
-        *[c for c in parsed.columns if c != "_json"],
-        F.col("_problem.code").alias("reason"),
-        F.col("_problem.detail").alias("detail"),
+    return parsed.withColumn(PROBLEM, F.coalesce(*checks)).select(
+        *[c for c in parsed.columns if c not in (JSON, KEYS)],
+        F.col(PROBLEM).getField("code").alias(REASON),
+        F.col(PROBLEM).getField("detail").alias(DETAIL),
     )
 
 
 def split_valid(validated: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(valid events, rejected records) of a validated DataFrame."""
-    return validated.filter(F.col("reason").isNull()), validated.filter(F.col("reason").isNotNull())
+    return validated.filter(F.col(REASON).isNull()), validated.filter(F.col(REASON).isNotNull())

@@ -62,6 +62,9 @@ def quarantine_schema() -> T.StructType:
             T.StructField("batch_id", T.LongType(), False),
             T.StructField("ingested_at", T.TimestampType(), False),
             T.StructField("ingest_date", T.DateType(), False),
+            # The record's length in bytes as it arrived; `raw` holds at most source.max_record_bytes of it.
+            # Added for lakes created before it by ensure_tables (null in their older rows).
+            T.StructField("raw_bytes", T.LongType(), True),
         ]
     )
 

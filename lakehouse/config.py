@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lakehouse.columns import PREFIX, TABLE_COLUMNS
+
 FIELD_TYPES = ("string", "double", "long", "timestamp")
 SOURCE_KINDS = ("files", "kafka")
 UNKNOWN_FIELD_POLICIES = ("reject", "ignore")
@@ -283,9 +285,12 @@ def _parse_fields(schema: _Section) -> tuple[FieldSpec, ...]:
     for i, item in enumerate(raw):
         f = _Section(item, f"schema.fields[{i}]")
         name = f.get("name", str, required=True)
-        if name in seen:
+        if name.lower() in seen:  # Spark and Delta resolve column names case-insensitively
             raise ConfigError(f"schema.fields[{i}].name: duplicate field {name!r}")
-        seen.add(name)
+        if name.lower().startswith(PREFIX):
+            raise ConfigError(f"schema.fields[{i}].name: {name!r}: names starting with {PREFIX} are isoguard's own "
+                              "columns; rename the field")
+        seen.add(name.lower())
         spec = FieldSpec(
             name=name,
             type=f.choice("type", FIELD_TYPES, "string"),
@@ -316,6 +321,17 @@ def _parse_schema(root: _Section) -> EventSchema:
             raise ConfigError(f"schema.{role}: field {name!r} must be a required {wanted}")
         roles[role] = name
     return EventSchema(fields=fields, **roles)
+
+
+def _check_table_columns(schema: EventSchema, features: list[str]) -> None:
+    """Refuse an event field named like a column a stored table adds next to it (lakehouse/columns.py)."""
+    stored = {"all": schema.names, "scored": [schema.event_id, schema.key, schema.event_time, *features],
+              "key": [schema.key]}
+    for table, (which, added) in TABLE_COLUMNS.items():
+        for name in stored[which]:
+            if name.lower() in added:
+                raise ConfigError(f"schema.fields: {json.dumps(name)} is a column isoguard adds to the {table} table; "
+                                  "rename the field")
 
 
 def _max_features(m: _Section) -> float:
@@ -434,6 +450,7 @@ def parse_config(data: dict, path: str = "<config>", environ: dict | None = None
             raise ConfigError(f"features.columns: {name!r} is not one of schema.fields")
         if not schema.field(name).is_numeric:
             raise ConfigError(f"features.columns: {name!r} is not numeric")
+    _check_table_columns(schema, columns)
 
     src = root.section("source")
     kind = src.choice("kind", SOURCE_KINDS, "files")

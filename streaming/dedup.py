@@ -41,17 +41,22 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lakehouse.catalog import table_path
+from lakehouse.columns import ARRIVED, PREFIX, SOURCE
 from lakehouse.config import Config
 
 MICROS = 1_000_000
+# Working columns of the exact resolution, named outside the event fields' namespace (lakehouse/columns.py).
+POSITION, ID, SOURCE_ID, STORED_ID, STORED_SOURCE, N = (PREFIX + n for n in (
+    "position", "id", "source", "stored_id", "stored_source", "n"))
 
 
 def id_hash(config: Config) -> Column:
     return F.xxhash64(F.col(config.schema.event_id))
 
 
-def source_hash() -> Column:
-    return F.hash(F.col("source_file"))
+def source_hash(column: str = SOURCE) -> Column:
+    """The hash of a source position: in flight (`SOURCE`) or as `events` stores it (`source_file`)."""
+    return F.hash(F.col(column))
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ class Deduplicator:
         since = F.timestamp_micros(F.lit(self.horizon))
         stored = (spark.read.format("delta").load(table_path(self.config, "events"))
                   .filter(F.col(s.event_time) >= since)
-                  .select(id_hash(self.config).alias("id"), source_hash().alias("source"),
+                  .select(id_hash(self.config).alias("id"), source_hash("source_file").alias("source"),
                           F.unix_micros(s.event_time).alias("time"))
                   .toArrow())
         self.window.add(*_columns(stored), self.horizon)
@@ -198,20 +203,21 @@ class Deduplicator:
         spark, s = valid.sparkSession, self.config.schema
         # Position within the source: line order within a file (a file under spark.sql.files.maxPartitionBytes
         # is one partition, whatever the partitioning), offset order within a Kafka partition.
-        tagged = (valid.withColumn("_position", F.monotonically_increasing_id())
-                  .withColumn("_id", id_hash(self.config)).withColumn("_source", source_hash()))
-        flagged_df = F.broadcast(spark.createDataFrame(pd.DataFrame({"_id": flagged})))
+        tagged = (valid.withColumn(POSITION, F.monotonically_increasing_id())
+                  .withColumn(ID, id_hash(self.config)).withColumn(SOURCE_ID, source_hash()))
+        flagged_df = F.broadcast(spark.createDataFrame(pd.DataFrame({ID: flagged})))
         stored = F.broadcast(spark.createDataFrame(
-            pd.DataFrame({"_stored_id": stored_ids, "_stored_source": stored_sources}), "_stored_id long, _stored_source int"))
-        candidates = tagged.join(flagged_df, "_id", "left_semi")
-        earlier = (F.col("_id") == F.col("_stored_id")) & (F.col("_source") != F.col("_stored_source"))
-        order = [c for c in ("arrived_at", "source_file") if c in valid.columns] + ["_position"]
+            pd.DataFrame({STORED_ID: stored_ids, STORED_SOURCE: stored_sources}),
+            f"{STORED_ID} long, {STORED_SOURCE} int"))
+        candidates = tagged.join(flagged_df, ID, "left_semi")
+        earlier = (F.col(ID) == F.col(STORED_ID)) & (F.col(SOURCE_ID) != F.col(STORED_SOURCE))
+        order = [c for c in (ARRIVED, SOURCE) if c in valid.columns] + [POSITION]
         first = (candidates.join(stored, earlier, "left_anti")
-                 .withColumn("_n", F.row_number().over(Window.partitionBy(s.event_id).orderBy(*order)))
-                 .filter(F.col("_n") == 1).drop("_n"))
-        kept = first.select(F.col("_id").alias("id"), F.col("_source").alias("source"),
+                 .withColumn(N, F.row_number().over(Window.partitionBy(s.event_id).orderBy(*order)))
+                 .filter(F.col(N) == 1).drop(N))
+        kept = first.select(F.col(ID).alias("id"), F.col(SOURCE_ID).alias("source"),
                             F.unix_micros(s.event_time).alias("time")).toArrow()
-        events = tagged.join(flagged_df, "_id", "left_anti").unionByName(first).drop("_id", "_source", "_position")
+        events = tagged.join(flagged_df, ID, "left_anti").unionByName(first).drop(ID, SOURCE_ID, POSITION)
         return events, kept
 
     def advance(self) -> None:

@@ -20,6 +20,7 @@ from typing import Mapping
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.columns import ARRIVED, RAW, SOURCE
 from lakehouse.config import Config, ConfigError
 
 ENV_PREFIX = "ISOGUARD_KAFKA_"
@@ -68,17 +69,18 @@ def reader_options(config: Config, environ: Mapping[str, str] | None = None) -> 
 
 
 def as_records(messages: DataFrame) -> DataFrame:
-    """Kafka rows -> the source columns every source returns.
+    """Kafka rows -> the source columns every source returns (lakehouse/columns.py).
 
-    `value` keeps the message bytes as they are (a message that is not UTF-8 stays
-    detectable as such; a null value, a tombstone, becomes an empty record);
-    `source_file` is the message's position, topic/partition/offset; `arrived_at`
-    is the message timestamp.
+    The raw record keeps the message bytes as they are (a message that is not UTF-8
+    stays detectable as such; a null value, a tombstone, becomes an empty record);
+    the source is the message's position, topic/partition/offset; the arrival time
+    is the message timestamp. Kafka's own columns (`key`, `value`, `topic`, ...) end
+    here: event fields of the same names do not meet them.
     """
     return messages.select(
-        F.coalesce(F.col("value").cast("string"), F.lit("")).alias("value"),
-        F.format_string("%s/%d/%d", "topic", "partition", "offset").alias("source_file"),
-        F.col("timestamp").alias("arrived_at"),
+        F.coalesce(F.col("value").cast("string"), F.lit("")).alias(RAW),
+        F.format_string("%s/%d/%d", "topic", "partition", "offset").alias(SOURCE),
+        F.col("timestamp").alias(ARRIVED),
     )
 
 

@@ -86,6 +86,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from lakehouse.columns import DETAIL, RAW, REASON, SOURCE
+
 log = logging.getLogger(__name__)
 
 REPORT_EXTENSION = "isoguard-report"
@@ -405,7 +407,7 @@ def raw_columns(landing: str | Path) -> list[Column]:
     encoded = F.substring_index(F.substring_index(name, ".", 2), ".", -1)
     relpath = F.unbase64(F.translate(encoded, "-_", "+/")).cast("string")
     return [
-        F.concat(F.lit(landing_uri(landing) + "/"), relpath).alias("source_file"),
+        F.concat(F.lit(landing_uri(landing) + "/"), relpath).alias(SOURCE),
         F.when(name.endswith("." + REPORT_EXTENSION), F.col("value")).alias(REPORT_COLUMN),
     ]
 
@@ -417,9 +419,9 @@ def apply_reports(validated: DataFrame) -> DataFrame:
     report = F.col(REPORT_COLUMN)
     is_report = report.isNotNull()
     return (validated
-            .withColumn("reason", F.when(is_report, F.get_json_object(report, "$.reason")).otherwise(F.col("reason")))
-            .withColumn("detail", F.when(is_report, F.get_json_object(report, "$.detail")).otherwise(F.col("detail")))
-            .withColumn("value", F.when(~is_report, F.col("value"))))
+            .withColumn(REASON, F.when(is_report, F.get_json_object(report, "$.reason")).otherwise(F.col(REASON)))
+            .withColumn(DETAIL, F.when(is_report, F.get_json_object(report, "$.detail")).otherwise(F.col(DETAIL)))
+            .withColumn(RAW, F.when(~is_report, F.col(RAW))))
 
 
 def report_aggregates(columns: list[str]) -> list[Column]:

@@ -20,8 +20,9 @@ from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from features.engineering import build_features
-from features.validation import readable_raw, split_valid, validate
+from features.validation import split_valid, stored_raw, validate
 from lakehouse.catalog import stream_stats_schema, table_path
+from lakehouse.columns import ARRIVED, DETAIL, INGESTED, RAW, REASON, RECORD_BYTES, SOURCE
 from lakehouse.config import Config
 from streaming.backlog import BacklogGauge
 from streaming.champion import ChampionWatcher
@@ -37,15 +38,18 @@ QUERY_NAME = "isoguard-stream"
 
 
 def events_frame(valid: DataFrame, config: Config) -> DataFrame:
-    return valid.select(*config.schema.names, "ingested_at", "source_file",
+    """The stored columns of valid events: the pipeline's own columns get their table names here."""
+    return valid.select(*config.schema.names, F.col(INGESTED).alias("ingested_at"), F.col(SOURCE).alias("source_file"),
                         F.to_date(config.schema.event_time).alias("event_date"))
 
 
 def quarantine_frame(rejected: DataFrame, batch_id: int) -> DataFrame:
+    """Rejected records; the raw text was already cut to its stored prefix (`stored_raw`) before the batch was cached."""
     return rejected.select(
-        readable_raw(F.col("value")).alias("raw"), "reason", "detail", "source_file",
-        F.lit(batch_id).cast("long").alias("batch_id"), "ingested_at",
-        F.to_date("ingested_at").alias("ingest_date"),
+        F.col(RAW).alias("raw"), F.col(REASON).alias("reason"), F.col(DETAIL).alias("detail"),
+        F.col(SOURCE).alias("source_file"), F.lit(batch_id).cast("long").alias("batch_id"),
+        F.col(INGESTED).alias("ingested_at"), F.to_date(INGESTED).alias("ingest_date"),
+        F.col(RECORD_BYTES).cast("long").alias("raw_bytes"),
     )
 
 
@@ -182,25 +186,26 @@ class MicroBatchSink:
         started_at = datetime.fromtimestamp(started, tz=timezone.utc)
         loaded = self.champion.current()
         spark = batch.sparkSession
-        # The raw text is kept only where quarantine needs it: the cache stays small.
-        ingested = batch.withColumn("ingested_at", F.lit(started_at).cast("timestamp"))
+        # The raw text is kept only where quarantine needs it, and only its bounded prefix: the cache stays small.
+        ingested = batch.withColumn(INGESTED, F.lit(started_at).cast("timestamp"))
         newest = None
         if self.config.source.event_time_bounds == "data":  # a backfill: "stale" counts from the data's own time
             newest = F.lit(self.late_events.newest_event_time(spark)).cast("timestamp")
         # Landing reports (a file not read, or read again) are quarantine rows with the file's path and reason.
-        validated = (apply_reports(validate(ingested, self.config, ingested_at=F.col("ingested_at"),
+        validated = (apply_reports(validate(ingested, self.config, ingested_at=F.col(INGESTED),
                                             newest_event_time=newest))
-                     .withColumn("record_bytes", F.octet_length("value"))
-                     .withColumn("value", F.when(F.col("reason").isNotNull(), F.col("value")))
+                     .withColumn(RECORD_BYTES, F.octet_length(RAW))
+                     .withColumn(RAW, F.when(F.col(REASON).isNotNull(),
+                                             stored_raw(F.col(RAW), self.config.source.max_record_bytes)))
                      .persist(StorageLevel.MEMORY_AND_DISK))
         try:
             totals = validated.agg(
                 F.count(F.lit(1)).alias("rows_in"),
-                F.count(F.when(F.col("reason").isNull(), 1)).alias("rows_valid"),
-                F.coalesce(F.sum("record_bytes"), F.lit(0)).alias("bytes_in"),
-                F.percentile_approx(F.unix_millis("arrived_at"), [0.5, 0.05]).alias("arrival_q"),
-                F.min(F.unix_millis("arrived_at")).alias("arrival_min"),
-                F.max(F.unix_millis("arrived_at")).alias("arrival_max"),
+                F.count(F.when(F.col(REASON).isNull(), 1)).alias("rows_valid"),
+                F.coalesce(F.sum(RECORD_BYTES), F.lit(0)).alias("bytes_in"),
+                F.percentile_approx(F.unix_millis(ARRIVED), [0.5, 0.05]).alias("arrival_q"),
+                F.min(F.unix_millis(ARRIVED)).alias("arrival_min"),
+                F.max(F.unix_millis(ARRIVED)).alias("arrival_max"),
                 *self.late_events.aggregates(batch.sparkSession),
                 *report_aggregates(batch.columns),
             ).first()

@@ -1,4 +1,8 @@
-"""Streaming sources: each returns raw records as `value` plus where and when they arrived.
+"""Streaming sources: each returns raw records plus where and when they arrived.
+
+The columns are named as in lakehouse/columns.py (`_isoguard_value`, `_isoguard_source_file`,
+`_isoguard_arrived_at`), outside the names an event field may have, so that a field called
+`value` or `offset` cannot collide with them.
 
 A local landing folder is read through the landing planner (streaming/landing.py):
 Spark's file source reads only the planner's staging folder, where every file is a
@@ -13,6 +17,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.columns import ARRIVED, RAW, SOURCE
 from lakehouse.config import Config
 from streaming.kafka_source import kafka_source, reader_options
 from streaming.landing import LandingPlanner, planner_root, raw_columns
@@ -44,15 +49,15 @@ def file_source(spark: SparkSession, config: Config, planner: LandingPlanner | N
         reader = reader.option("maxBytesPerTrigger", config.source.max_bytes_per_trigger)
     if planner is None:
         return reader.load(landing).select(
-            "value",
-            F.col("_metadata.file_path").alias("source_file"),
-            F.col("_metadata.file_modification_time").alias("arrived_at"),
+            F.col("value").alias(RAW),
+            F.col("_metadata.file_path").alias(SOURCE),
+            F.col("_metadata.file_modification_time").alias(ARRIVED),
         )
     source_file, report = raw_columns(landing)
     return reader.option("cleanSource", "delete").load(str(planner.staging)).select(
-        "value",
+        F.col("value").alias(RAW),
         source_file,
-        F.col("_metadata.file_modification_time").alias("arrived_at"),
+        F.col("_metadata.file_modification_time").alias(ARRIVED),
         report,
     )
 

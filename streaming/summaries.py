@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.catalog import feature_summary_schema, table_path
+from lakehouse.columns import REASON
 from lakehouse.config import Config
 from streaming.gold import GoldQuery, GoldWriter, read_table_stream
 
@@ -108,7 +109,7 @@ class LateEventCounter:
 
     def __init__(self, config: Config, valid: Column | None = None):
         self.config = config
-        self.valid = F.col("reason").isNull() if valid is None else valid
+        self.valid = F.col(REASON).isNull() if valid is None else valid
         self._newest: int | None = None       # epoch micros of the newest event time so far
         self._restored = False
         self._pending: int | None = None

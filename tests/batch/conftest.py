@@ -42,7 +42,7 @@ class Lake:
 
     def append_quarantine(self, raws: list[str]) -> None:
         now = datetime.now(timezone.utc)
-        rows = [(raw, "wrong_type", "test", "test.jsonl", 0, now, now.date()) for raw in raws]
+        rows = [(raw, "wrong_type", "test", "test.jsonl", 0, now, now.date(), len(raw.encode())) for raw in raws]
         self._append(self.spark.createDataFrame(rows, quarantine_schema()), "quarantine", "ingest_date")
 
     def append_labels(self, rows: list[tuple]) -> None:

@@ -43,7 +43,7 @@ def labels(spark, default_config):
 def quarantine(spark):
     raw = ['{"event_id": "e2", "device_id": "dev-1", "cpu_pct": "high"}', "not json at all",
            '{"event_id": "e11", "cpu_pct": 500}', '{"device_id": "dev-1"}']
-    return spark.createDataFrame([(r, "wrong_type", None, "f.jsonl", 0, at(0), at(0).date()) for r in raw],
+    return spark.createDataFrame([(r, "wrong_type", None, "f.jsonl", 0, at(0), at(0).date(), len(r.encode())) for r in raw],
                                  quarantine_schema())
 
 

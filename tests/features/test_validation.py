@@ -6,12 +6,21 @@ import pytest
 from pyspark.sql import functions as F
 
 from features.validation import readable_raw, split_valid, validate
+from lakehouse.columns import DETAIL, RAW, REASON, SOURCE
 
 INGESTED = datetime(2026, 11, 21, 10, 1, tzinfo=timezone.utc)
 
 GOOD = {"event_id": "e1", "device_id": "dev-1", "event_time": "2026-11-21T10:00:00.000Z", "cpu_pct": 40.0,
         "mem_pct": 50.0, "temp_c": 45.0, "disk_io_mbps": 10.0, "net_in_mbps": 100.0, "net_out_mbps": 50.0,
         "latency_ms": 20.0, "error_rate": 0.01}
+
+
+RAW_SCHEMA = f"{RAW} string, {SOURCE} string"
+
+
+def named(validated):
+    """The pipeline's own columns under short names, for assertions (the default schema has no such fields)."""
+    return validated.withColumnsRenamed({RAW: "value", REASON: "reason", DETAIL: "detail", SOURCE: "source_file"})
 
 
 def line(**changes):
@@ -52,8 +61,8 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def validated(spark, default_config):
-    raw = spark.createDataFrame([(c[1], "f.jsonl") for c in CASES], "value string, source_file string")
-    rows = validate(raw, default_config, F.lit(INGESTED)).collect()
+    raw = spark.createDataFrame([(c[1], "f.jsonl") for c in CASES], RAW_SCHEMA)
+    rows = named(validate(raw, default_config, F.lit(INGESTED))).collect()
     return {case[0]: row for case, row in zip(CASES, rows)}
 
 
@@ -78,14 +87,14 @@ def test_detail_names_the_field(validated):
 
 
 def test_event_time_bounds_default_to_the_query_time(spark, default_config):
-    raw = spark.createDataFrame([(line(event_time="2999-01-01T00:00:00Z"), "f")], "value string, source_file string")
-    assert validate(raw, default_config).first().reason == "future_event_time"
+    raw = spark.createDataFrame([(line(event_time="2999-01-01T00:00:00Z"), "f")], RAW_SCHEMA)
+    assert named(validate(raw, default_config)).first().reason == "future_event_time"
 
 
 def test_an_epoch_number_before_year_one_is_stale(spark, default_config):
     # Found by the property test: -113688346755 s is the year -1633, a time Spark holds and Python cannot.
-    raw = spark.createDataFrame([(line(event_time=-113688346755), "f")], "value string, source_file string")
-    row = validate(raw, default_config, F.lit(INGESTED)).select("reason", "detail").first()
+    raw = spark.createDataFrame([(line(event_time=-113688346755), "f")], RAW_SCHEMA)
+    row = named(validate(raw, default_config, F.lit(INGESTED))).select("reason", "detail").first()
     assert row.reason == "stale_event_time" and row.detail.startswith("event_time: "), row.detail
 
 
@@ -93,8 +102,8 @@ def test_bytes_that_are_not_utf8_are_quarantined_readably(spark, default_config)
     good = line().encode()
     cases = [good.replace(b"dev-1", b"dev-\xff\xfe"), b"\xc3\x28", good[:40] + b"\xe2\x82" + good[40:]]
     raw = spark.createDataFrame([(c,) for c in cases], "b binary").select(
-        F.col("b").cast("string").alias("value"), F.lit("f").alias("source_file"))
-    rows = validate(raw, default_config, F.lit(INGESTED)).select("reason", "detail", readable_raw(F.col("value")).alias("raw")).collect()
+        F.col("b").cast("string").alias(RAW), F.lit("f").alias(SOURCE))
+    rows = named(validate(raw, default_config, F.lit(INGESTED))).select("reason", "detail", readable_raw(F.col("value")).alias("raw")).collect()
     assert [r.reason for r in rows] == ["invalid_utf8"] * 3
     for original, row in zip(cases, rows):
         assert base64.b64decode(row.detail.rsplit(": ", 1)[1]) == original, "the detail keeps the exact bytes"
@@ -109,7 +118,7 @@ def test_valid_rows_are_typed(validated):
 
 
 def test_split_loses_nothing(spark, default_config):
-    raw = spark.createDataFrame([(c[1], "f") for c in CASES], "value string, source_file string")
+    raw = spark.createDataFrame([(c[1], "f") for c in CASES], RAW_SCHEMA)
     valid, rejected = split_valid(validate(raw, default_config, F.lit(INGESTED)))
     assert valid.count() + rejected.count() == len(CASES)
     assert valid.count() == sum(1 for c in CASES if c[2] is None)
@@ -118,6 +127,6 @@ def test_split_loses_nothing(spark, default_config):
 def test_unknown_fields_can_be_ignored(spark, default_config):
     import dataclasses
     lenient = dataclasses.replace(default_config, source=dataclasses.replace(default_config.source, unknown_fields="ignore"))
-    raw = spark.createDataFrame([(line(color="red"), "f"), (line(_corrupt_record="x"), "f")], "value string, source_file string")
-    assert [r.reason for r in validate(raw, lenient).collect()] == [None, None]
-    assert [r.reason for r in validate(raw, default_config).collect()] == ["unknown_field", "unknown_field"]
+    raw = spark.createDataFrame([(line(color="red"), "f"), (line(_corrupt_record="x"), "f")], RAW_SCHEMA)
+    assert [r.reason for r in named(validate(raw, lenient)).collect()] == [None, None]
+    assert [r.reason for r in named(validate(raw, default_config)).collect()] == ["unknown_field", "unknown_field"]

@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from features.validation import validate
+from lakehouse.columns import DETAIL, RAW, REASON, SOURCE
 
 INGESTED = datetime(2026, 11, 21, 10, 0, tzinfo=timezone.utc)
-REASONS = {"oversized", "invalid_utf8", "empty_record", "malformed_json", "wrong_type", "missing_required",
-           "non_finite", "out_of_range", "future_event_time", "stale_event_time", "unknown_field"}
+REASONS = {"oversized", "invalid_utf8", "empty_record", "too_deep", "malformed_json", "wrong_type", "duplicate_field",
+           "bad_event_time", "missing_required", "non_finite", "out_of_range", "future_event_time", "stale_event_time",
+           "unknown_field"}
 
 
 def valid_events(config):
@@ -31,7 +33,7 @@ def valid_events(config):
         elif spec.is_numeric:
             value = st.floats(min_value=spec.min, max_value=spec.max, allow_nan=False, allow_infinity=False)
         else:
-            value = st.text(min_size=1, max_size=20)
+            value = st.text(max_size=19).map(lambda t: "x" + t)  # never blank (a blank required string is refused)
         fields[spec.name] = value if spec.required else st.one_of(st.none(), value)
     return st.fixed_dictionaries(fields)
 
@@ -114,7 +116,8 @@ def test_nothing_raises_and_nothing_is_lost(spark, default_config, data):
     config = default_config
     cases = data.draw(lines(config))
     raw = spark.createDataFrame([(line, str(i)) for i, (line, _, _) in enumerate(cases)], "b binary, source_file string")
-    out = validate(raw.select(F.col("b").cast("string").alias("value"), "source_file"), config, F.lit(INGESTED))
+    out = validate(raw.select(F.col("b").cast("string").alias(RAW), F.col("source_file").alias(SOURCE)), config,
+                   F.lit(INGESTED)).withColumnsRenamed({REASON: "reason", DETAIL: "detail", SOURCE: "source_file"})
     # The event time as epoch micros: Spark holds years that Python's datetime cannot (a rejected
     # event's time may be year -1633), and collecting those as datetimes would fail in the test.
     others = [n for n in config.schema.names if n != config.schema.event_time]

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from conftest import config_in
 from features.validation import split_valid, validate
 from lakehouse.catalog import ensure_tables, stream_stats_schema, table_path
+from lakehouse.columns import ARRIVED, INGESTED, RAW, SOURCE
 from streaming.dedup import Deduplicator
 from streaming.sink import events_frame
 
@@ -28,14 +29,14 @@ def batch(spark, config, *rows):
     """Valid rows as the sink sees them; each row is (event id, event time offset s, source file, arrival offset s)."""
     lines = [(json.dumps({"event_id": eid, "event_time": at(t).isoformat(), **FIELDS, "cpu_pct": float(i)}),
               source, at(arrived), at(600)) for i, (eid, t, source, arrived) in enumerate(rows)]
-    raw = spark.createDataFrame(lines, "value string, source_file string, arrived_at timestamp, ingested_at timestamp")
-    valid, rejected = split_valid(validate(raw, config, F.col("ingested_at")))
+    raw = spark.createDataFrame(lines, f"{RAW} string, {SOURCE} string, {ARRIVED} timestamp, {INGESTED} timestamp")
+    valid, rejected = split_valid(validate(raw, config, F.col(INGESTED)))
     assert rejected.count() == 0
     return valid
 
 
 def kept(result):
-    return sorted((r.event_id, r.source_file) for r in result.events.select("event_id", "source_file").collect())
+    return sorted((r.event_id, r.source_file) for r in result.events.select("event_id", F.col(SOURCE).alias("source_file")).collect())
 
 
 @pytest.fixture

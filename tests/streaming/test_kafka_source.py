@@ -7,10 +7,12 @@ from datetime import datetime, timezone
 
 import pytest
 from pyspark.errors import StreamingQueryException
+from pyspark.sql import functions as F
 
 from conftest import ROOT, config_in
 from features.validation import validate
 from kafka_broker import SASL_USER, plain_jaas
+from lakehouse.columns import RAW, REASON, SOURCE
 from lakehouse.config import ConfigError, KafkaSourceConfig, parse_config
 from streaming.generator import FleetSimulator, read_truth
 from streaming.kafka_source import client_settings, kafka_source, reader_options
@@ -32,8 +34,8 @@ def test_message_bytes_that_are_not_utf8_are_kept_and_quarantined_as_such(spark,
     topic = kafka_broker.create_topic("not-utf8", partitions=1)
     kafka_broker.produce(topic, [NOT_UTF8])
     config = kafka_config(tmp_path / "lake", kafka_broker.bootstrap, topic)
-    checked = validate(kafka_source(spark, config), config).selectExpr("octet_length(value) AS bytes", "reason",
-                                                                       "source_file")
+    checked = validate(kafka_source(spark, config), config).select(
+        F.octet_length(RAW).alias("bytes"), F.col(REASON).alias("reason"), F.col(SOURCE).alias("source_file"))
     query = (checked.writeStream.format("memory").queryName("not_utf8").trigger(availableNow=True)
              .option("checkpointLocation", str(tmp_path / "checkpoint")).start())
     query.awaitTermination(120)
@@ -62,7 +64,7 @@ def drain_with_sasl(spark, kafka_broker, tmp_path, monkeypatch, password: str, n
 def test_sasl_settings_from_the_environment_reach_the_broker(spark, kafka_broker, tmp_path, monkeypatch):
     query = drain_with_sasl(spark, kafka_broker, tmp_path, monkeypatch, kafka_broker.sasl_password, "good")
     assert query.exception() is None, query.exception()
-    assert sorted(r.value for r in spark.table("secured_good").collect()) == ['{"n": 1}', '{"n": 2}']
+    assert sorted(r[RAW] for r in spark.table("secured_good").collect()) == ['{"n": 1}', '{"n": 2}']
 
 
 def test_a_wrong_sasl_password_fails_the_stream_without_revealing_it(spark, kafka_broker, tmp_path, monkeypatch):
