@@ -113,7 +113,8 @@ def test_an_anomaly_in_one_feature_names_that_feature_first(spark, blobs):
 
 def test_max_features_draws_a_share_of_the_features_per_tree_and_survives_save_and_load(spark, blobs, tmp_path):
     frame, df = blobs
-    model = IsolationForest(inputCols=["a", "b", "c"], numTrees=20, maxSamples=128, maxFeatures=2 / 3, seed=4).fit(df)
+    model = IsolationForest(inputCols=["a", "b", "c"], numTrees=20, maxSamples=128, maxFeatures=2 / 3, extensionLevel=0,
+                            seed=4).fit(df)
     assert {len(f) for f in model.forest_.estimators_features_} == {2}, "each tree sees two of the three features"
     assert model.transform(df).toPandas().loc[frame.label == 1, "is_anomaly"].mean() > 0.5
 
@@ -130,7 +131,8 @@ def test_max_features_draws_a_share_of_the_features_per_tree_and_survives_save_a
 
 def test_max_features_as_a_count_matches_scikit_learn(spark, blobs):
     frame, df = blobs
-    model = IsolationForest(inputCols=["a", "b", "c"], numTrees=15, maxSamples=64, maxFeatures=2, seed=6).fit(df)
+    model = IsolationForest(inputCols=["a", "b", "c"], numTrees=15, maxSamples=64, maxFeatures=2, extensionLevel=0,
+                            seed=6).fit(df)
     assert model.forest_.max_features == 2 and isinstance(model.forest_.max_features, int)
 
 
