@@ -56,3 +56,20 @@ class MlflowServer:
             os.killpg(self.process.pid, signal.SIGTERM)  # its own process group: the server and its worker
             self.process.wait(timeout=60)
         wait_for(lambda: not self.healthy(), what="mlflow server to stop")
+
+
+def register_champion(config, seed: int) -> str:
+    """A small champion (10 scikit-learn trees on 300 rows around 50) registered and promoted in the config's store."""
+    import numpy as np
+    from sklearn.ensemble import IsolationForest as SkIsolationForest
+
+    from models import registry
+    from models.forest import IsolationForestModel
+
+    features = list(config.features)
+    X = np.random.default_rng(seed).normal(50, 5, size=(300, len(features)))
+    forest = SkIsolationForest(n_estimators=10, max_samples=64, random_state=seed).fit(X)
+    model = IsolationForestModel(forest=forest, threshold=0.6).setInputCols(features)
+    version = registry.register_model(model, config, {"window": f"seed {seed}"}, {"training_rows": 300})
+    registry.promote(config, version)
+    return version

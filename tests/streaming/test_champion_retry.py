@@ -10,12 +10,9 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.ensemble import IsolationForest as SkIsolationForest
 
 from conftest import config_in
-from mlflow_server import MlflowServer, wait_for
-from models import registry
-from models.forest import IsolationForestModel
+from mlflow_server import MlflowServer, register_champion, wait_for
 from streaming.champion import ChampionWatcher
 
 
@@ -28,14 +25,6 @@ def server(tmp_path, monkeypatch):
     running.stop()
 
 
-def register_champion(config, seed: int) -> str:
-    features = list(config.features)
-    X = np.random.default_rng(seed).normal(50, 5, size=(300, len(features)))
-    forest = SkIsolationForest(n_estimators=10, max_samples=64, random_state=seed).fit(X)
-    model = IsolationForestModel(forest=forest, threshold=0.6).setInputCols(features)
-    version = registry.register_model(model, config, {"window": f"seed {seed}"}, {"training_rows": 300})
-    registry.promote(config, version)
-    return version
 
 
 def test_unreachable_mlflow_keeps_the_current_model_and_the_new_champion_arrives_when_it_is_back(server, tmp_path):

@@ -12,30 +12,18 @@ import signal
 import time
 from datetime import datetime, timezone
 
-import numpy as np
 import pytest
 from deltalake import DeltaTable
-from sklearn.ensemble import IsolationForest as SkIsolationForest
 
 from conftest import config_in
 from streaming.champion import ChampionWatcher
 from streaming.generator import FleetSimulator, LandingWriter, run_generator
 from streaming.job import start_stream
-from mlflow_server import MlflowServer, wait_for
-from models import registry
-from models.forest import IsolationForestModel
+from mlflow_server import MlflowServer, register_champion, wait_for
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=timezone.utc).timestamp()
 
 
-def register_champion(config, seed: int) -> str:
-    features = list(config.features)
-    X = np.random.default_rng(seed).normal(50, 5, size=(300, len(features)))
-    forest = SkIsolationForest(n_estimators=10, max_samples=64, random_state=seed).fit(X)
-    model = IsolationForestModel(forest=forest, threshold=0.6).setInputCols(features)
-    version = registry.register_model(model, config, {"window": f"seed {seed}"}, {"training_rows": 300})
-    registry.promote(config, version)
-    return version
 
 
 @pytest.fixture
