@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from conftest import config_in
 from lakehouse.catalog import ensure_tables, events_schema, labels_schema, quarantine_schema, table_path
+from lakehouse.columns import INGESTED, SOURCE
 from streaming.generator import FleetSimulator
 from streaming.sink import events_frame, scores_frame
 
@@ -30,8 +31,10 @@ class Lake:
         """A generator-shaped pandas frame -> Spark events (as validated and stored by the stream)."""
         frame = generated.assign(event_time=pd.to_datetime(generated.event_time, utc=True),
                                  ingested_at=pd.Timestamp.now(tz="UTC"), source_file="test.jsonl")
+        in_flight = {"ingested_at": INGESTED, "source_file": SOURCE}  # as the sink holds them before storing
         typed = self.spark.createDataFrame(frame).select(
-            *[F.col(f.name).cast(f.dataType) for f in events_schema(self.config).fields if f.name != "event_date"])
+            *[F.col(f.name).cast(f.dataType).alias(in_flight.get(f.name, f.name))
+              for f in events_schema(self.config).fields if f.name != "event_date"])
         return events_frame(typed, self.config)
 
     def append_events(self, generated: pd.DataFrame) -> None:
