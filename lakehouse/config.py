@@ -342,11 +342,10 @@ def _max_features(m: _Section) -> float:
 
 
 def _extension_level(m: _Section, features: tuple[str, ...] | list[str]) -> int:
+    """model.extension_level, capped at features - 1: a cut cannot span more features than there are
+    (with one feature, the default level 1 is the axis-parallel forest)."""
     value = m.positive("extension_level", int, ModelConfig.extension_level, allow_zero=True)
-    if value > len(features) - 1:
-        raise ConfigError(f"{m.key('extension_level')}: must be at most features - 1 = {len(features) - 1} "
-                          f"(features.columns has {len(features)}), got {value}")
-    return value
+    return min(value, len(features) - 1)
 
 
 def _share(section: _Section, name: str, default: float, low_open: bool = False) -> float:

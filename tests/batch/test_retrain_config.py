@@ -55,3 +55,12 @@ def test_the_old_pr_auc_gate_metric_is_read_as_average_precision_with_a_warning(
     warning = capsys.readouterr().err.strip()
     assert warning.startswith("warning: retrain.primary_metric: 'pr_auc' is now 'average_precision'")
     assert "\n" not in warning
+
+
+def test_extension_level_is_capped_at_features_minus_one():
+    data = default_toml_dict()
+    data["features"]["columns"] = ["cpu_pct"]
+    assert parse_config(data, environ={}).model.extension_level == 0, "one feature: axis-parallel cuts"
+    data["features"]["columns"] = ["cpu_pct", "mem_pct", "temp_c"]
+    data["model"]["extension_level"] = 5
+    assert parse_config(data, environ={}).model.extension_level == 2
