@@ -224,13 +224,16 @@ class MicroBatchSink:
             if loaded is not None:
                 writes["scores"] = lambda: self._write_scores(events, loaded, batch_id)
                 piece = self.unscored.next_slice(spark)
-                if piece is not None:
-                    writes["backfill"] = lambda: self._backfill(spark, piece, loaded, batch_id)
             elif totals.rows_valid:
                 self.unscored.stored_without_model()
             # Independent tables commit concurrently: a Delta commit is mostly waiting, not computing.
             futures = {name: self._pool.submit(write) for name, write in writes.items()}
             results = {name: future.result() for name, future in futures.items()}
+            if piece is not None:
+                # After the batch's own scores committed, not beside it: the backfill reads `scores` (to skip events
+                # already scored), so a concurrent append to the same partition fails it with a
+                # ConcurrentAppendException.
+                results["backfill"] = self._backfill(spark, piece, loaded, batch_id)
             rows_scored, anomalies = results.get("scores") or (0, 0)
             backfilled, _ = results.get("backfill") or (0, 0)  # their anomalies are in scores and alerts
             finished = time.time()
