@@ -81,6 +81,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -113,8 +114,16 @@ FORGET_AFTER_NS = 86_400 * 10**9
 MAX_ENCODED_PATH = 180  # bytes of base64 in a staged name (file names are limited to 255 bytes)
 
 
+URI_PATH_SAFE = "/!$&'()*+,;=:@~"  # characters a URI path keeps as they are
+
+
+def uri_path(relpath: str) -> str:
+    """The path as a URI path, percent-encoded as Spark's `_metadata.file_path` is (`source_file` stays a URI)."""
+    return quote(relpath.encode("utf-8", "surrogateescape"), safe=URI_PATH_SAFE)
+
+
 def encode_path(relpath: str) -> str:
-    return base64.urlsafe_b64encode(relpath.encode("utf-8", "surrogateescape")).decode("ascii")
+    return base64.urlsafe_b64encode(uri_path(relpath).encode("ascii")).decode("ascii")
 
 
 def _staged_path_encoding(relpath: str) -> str:
@@ -122,7 +131,7 @@ def _staged_path_encoding(relpath: str) -> str:
     if len(encoded) <= MAX_ENCODED_PATH:
         return encoded
     # A path too long for a file name: `source_file` keeps its end (the name), after "..."; logs name it whole.
-    tail = relpath.encode("utf-8", "surrogateescape")[-120:].decode("utf-8", "ignore")
+    tail = relpath.encode("utf-8", "surrogateescape")[-40:].decode("utf-8", "ignore")  # x3 at worst, quoted
     return encode_path("..." + tail)
 
 
