@@ -41,7 +41,7 @@ browser:
 setup-test: setup browser kafka-broker
 
 demo: setup
-	$(BIN)/python -m lakehouse.demo --config $(CONFIG)
+	$(BIN)/python -m simulation.demo --config $(CONFIG)
 
 test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from batch.labels import LABEL, verdicts_per_event
+from batch.window_labels import LABEL, verdicts_per_event
 from lakehouse.config import Config
 
 REASONS = ("quarantined", "labelled", "flagged")

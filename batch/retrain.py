@@ -10,7 +10,7 @@ rest, quarantined, analyst-labelled and flagged events are dropped
 (batch.hygiene) and the forest is fitted. Its threshold is the best-F1 one on
 the labelled pre-holdout events when there are enough labels (analyst verdicts,
 truth files), else the contamination quantile (`retrain.threshold`). New model
-and champion are scored on the holdout (batch.evaluation); the version is registered with its metrics,
+and champion are scored on the holdout (batch.challenge); the version is registered with its metrics,
 plots and tags; `champion` moves to it only if the gates pass (models.gates),
 otherwise it becomes `challenger`. Moving the alias is the last step that
 touches the model, so a run that fails before it leaves the champion as it
@@ -34,8 +34,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from batch import hygiene, maintenance
-from batch.evaluation import Comparison, labelled
-from batch.labels import LABEL
+from batch.challenge import Comparison, labelled
+from batch.window_labels import LABEL
 from batch.window import TrainingWindow, holdout_cutoff, last_complete_day, read_days, read_window, split_at
 from features.engineering import build_features
 from lakehouse.catalog import ensure_tables, table_path

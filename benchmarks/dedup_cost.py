@@ -34,7 +34,7 @@ from lakehouse.columns import ARRIVED, INGESTED, RAW, REASON, RECORD_BYTES, SOUR
 from lakehouse.config import load_config  # noqa: E402
 from lakehouse.session import build_spark  # noqa: E402
 from streaming.dedup import Deduplicator  # noqa: E402
-from streaming.generator import FleetSimulator  # noqa: E402
+from simulation.fleet import FleetSimulator  # noqa: E402
 
 T0 = 1_795_000_000.0  # 2026-11-19T...Z: any fixed instant; the batches' event times move on from it
 RATE = 42_000         # events/s at 10 MB/s

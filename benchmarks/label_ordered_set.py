@@ -1,7 +1,7 @@
 """Write a large labelled CSV whose row order tracks the label: the worst case for a sampler that cuts by position.
 
     python benchmarks/label_ordered_set.py --rows 300000 --out /tmp/label_ordered.csv
-    python -m models.evaluate --input /tmp/label_ordered.csv --in-process-rows 0     # in Spark
+    python -m commands.evaluate --input /tmp/label_ordered.csv --in-process-rows 0     # in Spark
 
 Normal rows: two Gaussian clusters in 6 dimensions; anomalies (0.5%): points
 pushed 5.5 to 7 standard deviations out on two of the six features. All

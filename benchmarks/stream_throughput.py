@@ -44,8 +44,9 @@ from lakehouse.session import build_spark  # noqa: E402
 from models import registry  # noqa: E402
 from models.forest import IsolationForest, IsolationForestModel  # noqa: E402
 from streaming.champion import ChampionWatcher  # noqa: E402
-from streaming.generator import FleetSimulator, LandingWriter, run_generator  # noqa: E402
-from streaming.gold import start_gold_streams  # noqa: E402
+from simulation.fleet import FleetSimulator  # noqa: E402
+from simulation.generate import LandingWriter, run_generator  # noqa: E402
+from streaming.job import start_gold_streams  # noqa: E402
 from streaming.job import start_stream  # noqa: E402
 
 T0 = datetime(2026, 11, 21, tzinfo=timezone.utc).timestamp()

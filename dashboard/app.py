@@ -6,7 +6,7 @@ from dash import Dash, Input, Output, dcc, html
 from dashboard.components import MUTED, when
 from dashboard.context import Context
 from dashboard.pages import alerts, anomalies, features, models, overview, quality
-from dashboard.summaries import kpis
+from dashboard.kpis import kpis
 from lakehouse.config import Config
 
 PAGES = (overview, anomalies, alerts, features, models, quality)

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dashboard.delta import DeltaFollower, UnreadableTable, at_least, at_most, newest, newest_files, recent_files, within_budget
-from dashboard.summaries import latest_alerts, merge_histograms, score_histograms, thin_out
+from dashboard.kpis import latest_alerts, merge_histograms, score_histograms, thin_out
 from lakehouse.config import Config
 
 MAX_POINTS = 5000                 # the timeline shows at most this many scores

@@ -18,7 +18,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from dashboard.summaries import SCORE_BINS
+from dashboard.kpis import SCORE_BINS
 
 NORMAL_COLOR, ANOMALY_COLOR, THRESHOLD_COLOR = "#8a94a6", "#d62728", "#ff7f0e"
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lakehouse.config import RetrainConfig
-from models.holdout import HoldoutReport
+from models.holdout_metrics import HoldoutReport
 
 
 @dataclass(frozen=True)

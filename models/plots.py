@@ -1,6 +1,6 @@
 """Evaluation plots logged with each retrain: score histogram and precision-recall curve.
 
-Figures are built from binned counts (models.holdout.ScoreProfile), never from
+Figures are built from binned counts (models.holdout_metrics.ScoreProfile), never from
 raw rows, and use matplotlib's object API (no pyplot state, no display needed).
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from models.holdout import BINS, HoldoutReport
+from models.holdout_metrics import BINS, HoldoutReport
 
 HISTOGRAM_BINS = 100
 

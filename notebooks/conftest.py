@@ -1,6 +1,6 @@
 """CI for the notebooks: `pytest --nbmake notebooks/` runs each one against a small sample lake built here.
 
-The lake (dashboard.sample: every table plus an MLflow store) is built once, on
+The lake (simulation.sample_lake: every table plus an MLflow store) is built once, on
 the first notebook, in a temp dir; each notebook's kernel gets it through
 ISOGUARD_LAKE, exactly as a user points the notebooks at their own lake.
 """
@@ -19,7 +19,7 @@ OVERRIDES = ("ISOGUARD_LAKE", "ISOGUARD_CONFIG", "MLFLOW_TRACKING_URI")
 
 def sample_lake() -> str:
     if "root" not in _lake:
-        from dashboard.sample import build
+        from simulation.sample_lake import build
         from lakehouse.config import load_config
 
         _lake["dir"] = tempfile.mkdtemp(prefix="isoguard-notebooks-")

@@ -18,8 +18,8 @@ from pyspark.sql import functions as F
 
 from lakehouse.catalog import alerts_schema, table_path
 from lakehouse.config import Config
+from lakehouse.eventtime import MICROS, from_micros, to_micros
 from streaming.gold import GoldQuery, GoldWriter, read_table_stream
-from streaming.summaries import MICROS, from_micros, to_micros
 
 QUERY_NAME = "isoguard-alerts"
 TXN_APP_ID = "spark.databricks.delta.write.txnAppId"

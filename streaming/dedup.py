@@ -43,8 +43,8 @@ from pyspark.sql import functions as F
 from lakehouse.catalog import table_path
 from lakehouse.columns import ARRIVED, PREFIX, SOURCE
 from lakehouse.config import Config
+from lakehouse.eventtime import MICROS
 
-MICROS = 1_000_000
 # Working columns of the exact resolution, named outside the event fields' namespace (lakehouse/columns.py).
 POSITION, ID, SOURCE_ID, STORED_ID, STORED_SOURCE, N = (PREFIX + n for n in (
     "position", "id", "source", "stored_id", "stored_source", "n"))

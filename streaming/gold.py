@@ -73,14 +73,6 @@ class GoldQuery:
         self.query.stop()
 
 
-def start_gold_streams(spark: SparkSession, config: Config, available_now: bool = False) -> list[GoldQuery]:
-    """Start feature_summary and alerts; the tables must exist (`ensure_tables`)."""
-    from streaming.alerts import start_alerts
-    from streaming.summaries import start_summaries
-
-    return [start_summaries(spark, config, available_now), start_alerts(spark, config, available_now)]
-
-
 def failure(gold: list[GoldQuery]) -> str | None:
     """The first gold query that stopped with an error, as text."""
     for g in gold:

@@ -3,11 +3,11 @@
     spark-submit streaming/job.py --config conf/default.toml
     python -m streaming.job --config conf/default.toml [--master spark://...] [--available-now | --backfill]
 
-`--backfill` is for history landed at once (e.g. `streaming.generator --replay`):
+`--backfill` is for history landed at once (e.g. `simulation.generate --replay`):
 it processes everything that has landed and stops, like `--available-now`, with
 the event-time bounds relative to the data (`source.event_time_bounds = "data"`:
 years-old events are not "stale"), and then recomputes feature_summary for the
-ingested range in batch (streaming.summaries.backfill_summaries), so windows the
+ingested range in batch (streaming.feature_summary.backfill_summaries), so windows the
 streaming watermark passed too early are complete.
 """
 from __future__ import annotations
@@ -33,13 +33,19 @@ from lakehouse.cli import run_cli
 from lakehouse.config import Config, load_config
 from lakehouse.session import build_spark
 from streaming.champion import ChampionWatcher
-from streaming.gold import failure, start_gold_streams
+from streaming.alerts import start_alerts
+from streaming.gold import GoldQuery, failure
 from streaming.sink import QUERY_NAME, MicroBatchSink
 from streaming.landing import PlannedQuery
 from streaming.sources import describe_source, jar_groups, landing_planner, open_source
-from streaming.summaries import backfill_summaries
+from streaming.feature_summary import backfill_summaries, start_summaries
 
 log = logging.getLogger("isoguard.stream")
+
+
+def start_gold_streams(spark: SparkSession, config: Config, available_now: bool = False) -> list[GoldQuery]:
+    """Start feature_summary and alerts; the tables must exist (`ensure_tables`)."""
+    return [start_summaries(spark, config, available_now), start_alerts(spark, config, available_now)]
 
 
 def start_stream(spark: SparkSession, config: Config, champion: ChampionWatcher,

@@ -29,7 +29,7 @@ from streaming.champion import ChampionWatcher
 from streaming.commit_retry import CommitRetry
 from streaming.dedup import Deduplicator
 from streaming.landing import apply_reports, report_aggregates
-from streaming.summaries import LateEventCounter
+from streaming.feature_summary import LateEventCounter
 from streaming.unscored import UnscoredBackfill
 
 log = logging.getLogger(__name__)

@@ -74,7 +74,8 @@ def pipeline(spark, tmp_path_factory):
     from batch.retrain import retrain
     from models import registry
     from streaming.champion import ChampionWatcher
-    from streaming.generator import FleetSimulator, LandingWriter, read_truth, run_generator
+    from simulation.fleet import FleetSimulator
+    from simulation.generate import LandingWriter, read_truth, run_generator
     from streaming.job import start_stream
 
     lake = tmp_path_factory.mktemp("pipeline") / "lake"

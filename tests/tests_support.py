@@ -21,7 +21,7 @@ def register_test_champion(spark, config, before: float) -> None:
     """A small champion in the config's MLflow store, trained on an hour of fleet data before `before`."""
     from models import registry
     from models.forest import IsolationForest
-    from streaming.generator import FleetSimulator
+    from simulation.fleet import FleetSimulator
 
     events, _ = FleetSimulator(devices=10, seed=8).generate(before - 3600, before, 3000, 10**9)
     model = IsolationForest(inputCols=list(config.features), numTrees=20, maxSamples=64).fit(

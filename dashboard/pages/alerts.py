@@ -9,7 +9,7 @@ from dash import Dash, Input, Output, State, callback_context, dcc, html, no_upd
 
 from dashboard.components import MUTED, ROW, empty_state, table, when
 from dashboard.context import Context
-from dashboard.labels import add_label, default_analyst, latest_verdicts
+from dashboard.verdicts import add_label, default_analyst, latest_verdicts
 
 PATH, TITLE = "/alerts", "Alerts"
 MAX_ROWS = 500

@@ -10,7 +10,7 @@ from dash import Dash, Input, Output, State, callback_context, dcc, html, no_upd
 from dashboard.components import MUTED, ROW, empty_state, number, when
 from dashboard.context import Context
 from dashboard.figures import empty_figure, score_timeline
-from dashboard.labels import add_label, default_analyst
+from dashboard.verdicts import add_label, default_analyst
 from dashboard.pages import on_refresh
 
 PATH, TITLE = "/anomalies", "Anomalies"

@@ -9,7 +9,7 @@ from dashboard.components import MUTED, ROW, card, when
 from dashboard.context import Context
 from dashboard.figures import empty_figure, rate_figure
 from dashboard.pages import on_refresh
-from dashboard.summaries import Kpis, kpis
+from dashboard.kpis import Kpis, kpis
 
 PATH, TITLE = "/", "Overview"
 CARDS = [

@@ -8,7 +8,7 @@ from dashboard.components import MUTED, table, when
 from dashboard.context import Context
 from dashboard.figures import empty_figure, quarantine_figure
 from dashboard.pages import on_refresh
-from dashboard.summaries import counts_by_reason
+from dashboard.kpis import counts_by_reason
 
 PATH, TITLE = "/quality", "Data quality"
 SAMPLE_ROWS = 20

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from conftest import config_in
 from lakehouse.catalog import ensure_tables, events_schema, labels_schema, quarantine_schema, table_path
 from lakehouse.columns import INGESTED, SOURCE
-from streaming.generator import FleetSimulator
+from simulation.fleet import FleetSimulator
 from streaming.sink import events_frame, scores_frame
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from batch import hygiene
-from batch.labels import combine, read_truth, verdicts_per_event
+from batch.window_labels import combine, read_truth, verdicts_per_event
 from lakehouse.catalog import labels_schema, quarantine_schema
 
 T0 = datetime(2026, 11, 21, 10, 0)

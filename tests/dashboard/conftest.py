@@ -97,8 +97,8 @@ def running_dashboard(lake: str, *args: str, env: dict | None = None, host: str 
 
 @pytest.fixture(scope="session")
 def sample_lake(tmp_path_factory):
-    """dashboard.sample's lake: every table the dashboard reads, plus an MLflow store with three versions."""
-    from dashboard.sample import build
+    """simulation.sample_lake's lake: every table the dashboard reads, plus an MLflow store with three versions."""
+    from simulation.sample_lake import build
 
     config = config_in(tmp_path_factory.mktemp("dashboard") / "lake")
     built = build(config)

@@ -11,7 +11,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from dashboard.data import LakeReader
 from dashboard.delta import DeltaFollower, arrow_schema
-from dashboard.summaries import kpis, latest_alerts, thin_out
+from dashboard.kpis import kpis, latest_alerts, thin_out
 
 T0 = datetime(2026, 11, 21, 23, 50, tzinfo=timezone.utc)
 

@@ -1,4 +1,4 @@
-"""Every page in a real headless Chromium, against dashboard.sample's lake; numbers recomputed from the tables."""
+"""Every page in a real headless Chromium, against simulation.sample_lake's lake; numbers recomputed from the tables."""
 from __future__ import annotations
 
 import pandas as pd

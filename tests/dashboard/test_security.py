@@ -231,7 +231,7 @@ def test_plain_keeps_what_is_not_markup():
 @pytest.fixture(scope="module")
 def markup_lake(sample_lake, tmp_path_factory):
     """The sample lake plus one anomaly, the newest score, on a key holding a link."""
-    from dashboard.sample import write
+    from simulation.sample_lake import write
 
     config = config_in(tmp_path_factory.mktemp("markup") / "lake")
     shutil.copytree(sample_lake["config"].lake_root, config.lake_root)

@@ -3,7 +3,7 @@ import numpy as np
 
 from lakehouse.config import RetrainConfig
 from models.gates import Champion, decide
-from models.holdout import BINS, HoldoutReport, ScoreProfile
+from models.holdout_metrics import BINS, HoldoutReport, ScoreProfile
 
 SETTINGS = RetrainConfig(primary_metric="average_precision", max_metric_drop=0.02, min_alert_rate=0.001, max_alert_rate=0.05)
 

@@ -82,7 +82,7 @@ def replay(toml: Path, frame: pd.DataFrame, csv: Path, lake: Path, prefix: str) 
     landing = lake / "landing"
     before = set(landing.glob("*.jsonl")) if landing.exists() else set()
     started = time.time()
-    result = subprocess.run([sys.executable, "-m", "streaming.generator", "--config", str(toml), "--replay", str(csv),
+    result = subprocess.run([sys.executable, "-m", "simulation.generate", "--config", str(toml), "--replay", str(csv),
                              "--time-col", "timestamp", "--speed", "0"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, env={**os.environ, "ISOGUARD_LAKE": str(lake)})
     assert result.returncode == 0, result.stderr[-2000:]

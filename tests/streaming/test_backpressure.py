@@ -11,7 +11,8 @@ from deltalake import DeltaTable
 from conftest import config_in
 from lakehouse.catalog import ensure_tables
 from streaming.champion import ChampionWatcher
-from streaming.generator import FleetSimulator, LandingWriter
+from simulation.fleet import FleetSimulator
+from simulation.generate import LandingWriter
 from streaming.job import start_stream
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc).timestamp()

@@ -9,7 +9,8 @@ from conftest import config_in
 from models import registry
 from models.forest import IsolationForest
 from streaming.champion import ChampionWatcher
-from streaming.generator import FleetSimulator, LandingWriter, run_generator
+from simulation.fleet import FleetSimulator
+from simulation.generate import LandingWriter, run_generator
 from streaming.job import start_stream
 
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc).timestamp()

@@ -20,7 +20,8 @@ from deltalake import DeltaTable
 from conftest import config_in
 from lakehouse.catalog import ensure_tables
 from streaming.champion import ChampionWatcher
-from streaming.generator import FleetSimulator, LandingWriter, run_generator
+from simulation.fleet import FleetSimulator
+from simulation.generate import LandingWriter, run_generator
 from streaming.job import start_stream
 from streaming.sink import MicroBatchSink
 

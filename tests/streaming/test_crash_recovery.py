@@ -13,7 +13,8 @@ import pytest
 from deltalake import DeltaTable
 
 from conftest import DEFAULT_CONFIG, config_in
-from streaming.generator import FleetSimulator, LandingWriter, read_truth, run_generator
+from simulation.fleet import FleetSimulator
+from simulation.generate import LandingWriter, read_truth, run_generator
 from tests_support import assert_each_event_once, commits, kill_when, register_test_champion, start_job
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc).timestamp()

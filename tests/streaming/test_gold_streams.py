@@ -13,8 +13,9 @@ from deltalake import DeltaTable
 from conftest import DEFAULT_CONFIG, ROOT, config_in
 from models import registry
 from models.forest import IsolationForest
-from streaming.generator import FleetSimulator, LandingWriter, run_generator
-from streaming.gold import start_gold_streams
+from simulation.fleet import FleetSimulator
+from simulation.generate import LandingWriter, run_generator
+from streaming.job import start_gold_streams
 
 T0 = datetime(2026, 11, 21, 14, 0, tzinfo=timezone.utc).timestamp()
 MINUTES = 40

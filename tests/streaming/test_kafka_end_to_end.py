@@ -17,7 +17,7 @@ from deltalake import DeltaTable
 
 from conftest import DEFAULT_CONFIG, MALFORMED_LINES, ROOT, config_in
 from kafka_broker import SASL_USER, plain_jaas
-from streaming.generator import read_truth
+from simulation.generate import read_truth
 from tests_support import (assert_each_event_once, commits, finish_job, kill_when, register_test_champion,
                            start_job)
 
@@ -29,7 +29,7 @@ BAD_MESSAGES = [line.encode() for line in MALFORMED_LINES] + [None]  # None: a t
 
 def generate_to_kafka(broker, topic: str, truth: Path, seed: int, start: str) -> None:
     """Five simulated minutes at 2 events/s from the generator's own command line."""
-    subprocess.run([sys.executable, "-m", "streaming.generator", "--kafka", broker.bootstrap, "--topic", topic,
+    subprocess.run([sys.executable, "-m", "simulation.generate", "--kafka", broker.bootstrap, "--topic", topic,
                     "--rate", "2", "--duration", "300", "--file-seconds", "60", "--start", start,
                     "--devices", "10", "--seed", str(seed), "--truth", str(truth)],
                    cwd=ROOT, check=True, capture_output=True, text=True)

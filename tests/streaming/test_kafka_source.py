@@ -14,9 +14,10 @@ from features.validation import validate
 from kafka_broker import SASL_USER, plain_jaas
 from lakehouse.columns import RAW, REASON, SOURCE
 from lakehouse.config import ConfigError, KafkaSourceConfig, parse_config
-from streaming.generator import FleetSimulator, read_truth
+from simulation.fleet import FleetSimulator
+from simulation.generate import read_truth
 from streaming.kafka_source import client_settings, kafka_source, reader_options
-from streaming.kafka_writer import KafkaWriter
+from simulation.kafka_writer import KafkaWriter
 from streaming.sources import describe_source, jar_groups
 from tests_support import default_toml_dict
 
@@ -165,7 +166,7 @@ def test_kafka_config_accepts_per_partition_starting_offsets():
 ])
 def test_bad_generator_kafka_arguments_give_one_line(kafka_broker, arguments, message):
     arguments = [a.format(bootstrap=kafka_broker.bootstrap) for a in arguments]
-    result = subprocess.run([sys.executable, "-m", "streaming.generator", "--duration", "1", *arguments], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "simulation.generate", "--duration", "1", *arguments], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == message.format(bootstrap=kafka_broker.bootstrap)

@@ -154,7 +154,7 @@ def test_two_replays_into_one_landing_folder_store_every_row(spark, tmp_path):
         csv = tmp_path / name
         pd.DataFrame({"ts": [f"2026-11-21 10:00:{s:02d}" for s in range(6)], "device_id": f"dev-{n}",
                       **{k: v for k, v in FIELDS.items() if k != "device_id"}}).to_csv(csv, index=False)
-        result = subprocess.run([sys.executable, "-m", "streaming.generator", "--replay", str(csv), "--time-col", "ts",
+        result = subprocess.run([sys.executable, "-m", "simulation.generate", "--replay", str(csv), "--time-col", "ts",
                                  "--speed", "0", "--file-seconds", "2", "--landing", config.landing_path], cwd=ROOT,
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr

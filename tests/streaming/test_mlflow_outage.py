@@ -17,7 +17,8 @@ from deltalake import DeltaTable
 
 from conftest import config_in
 from streaming.champion import ChampionWatcher
-from streaming.generator import FleetSimulator, LandingWriter, run_generator
+from simulation.fleet import FleetSimulator
+from simulation.generate import LandingWriter, run_generator
 from streaming.job import start_stream
 from mlflow_server import MlflowServer, register_champion, wait_for
 

@@ -12,7 +12,7 @@ is dropped silently.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -22,14 +22,13 @@ from pyspark.sql.streaming import StreamingQuery
 from lakehouse.catalog import feature_summary_schema, table_path
 from lakehouse.columns import REASON
 from lakehouse.config import Config
+from lakehouse.eventtime import MICROS, from_micros, to_micros
 from streaming.gold import GoldQuery, GoldWriter, read_table_stream
 
 QUERY_NAME = "isoguard-summaries"
 QUANTILES = (0.5, 0.95, 0.99)
 # percentile_approx accuracy: rank error at most 1/1000 of the window's count, with a small state per window.
 ACCURACY = 1000
-MICROS = 1_000_000
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def feature_summary(events: DataFrame, config: Config) -> DataFrame:
@@ -76,15 +75,6 @@ def window_end_micros(event_time: Column, window_seconds: int) -> Column:
     """The end of the tumbling window holding `event_time`, in epoch microseconds (the windows of `F.window`)."""
     micros, width = F.unix_micros(event_time), F.lit(window_seconds * MICROS)
     return micros - F.pmod(micros, width) + width
-
-
-def from_micros(micros: int) -> datetime:
-    return EPOCH + timedelta(microseconds=micros)
-
-
-def to_micros(moment: datetime) -> int:
-    """Epoch microseconds; a naive datetime is local time, as PySpark reads it."""
-    return (moment.astimezone(timezone.utc) - EPOCH) // timedelta(microseconds=1)
 
 
 class LateEventCounter:
@@ -212,7 +202,7 @@ def _committed_watermark(spark: SparkSession, checkpoint: str) -> datetime | Non
         metadata = json.loads(reader.readLine())
     finally:
         stream.close()
-    return EPOCH + timedelta(milliseconds=int(metadata.get("batchWatermarkMs", 0)))
+    return from_micros(0) + timedelta(milliseconds=int(metadata.get("batchWatermarkMs", 0)))
 
 
 def backfill_summaries(spark: SparkSession, config: Config, ingested_since: datetime) -> dict:

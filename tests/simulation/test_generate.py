@@ -5,7 +5,8 @@ import sys
 import pandas as pd
 
 from conftest import ROOT
-from streaming.generator import FleetSimulator, LandingWriter, read_truth, run_generator
+from simulation.fleet import FleetSimulator
+from simulation.generate import LandingWriter, read_truth, run_generator
 
 T0 = 1_763_683_200.0  # 2025-11-21T00:00:00Z
 
@@ -44,7 +45,7 @@ def test_replay_turns_a_csv_into_the_landing_stream(tmp_path):
     pd.DataFrame({"ts": ["2026-01-01 00:00:02", "2026-01-01 00:00:00", "2026-01-01 00:00:01"],
                   "device_id": ["a", "b", "c"], "cpu_pct": [1.0, 2.0, 3.0]}).to_csv(csv, index=False)
     landing = tmp_path / "landing"
-    result = subprocess.run([sys.executable, "-m", "streaming.generator", "--replay", str(csv), "--time-col", "ts",
+    result = subprocess.run([sys.executable, "-m", "simulation.generate", "--replay", str(csv), "--time-col", "ts",
                              "--speed", "0", "--landing", str(landing)], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
@@ -59,7 +60,7 @@ def test_an_unpaced_replay_lands_files_of_file_rows_rows_not_one_per_timestamp(t
     times = pd.date_range("2014-04-01", periods=25, freq="5min")
     pd.DataFrame({"ts": times.astype(str), "device_id": "s", "cpu_pct": range(25)}).to_csv(csv, index=False)
     landing = tmp_path / "landing"
-    result = subprocess.run([sys.executable, "-m", "streaming.generator", "--replay", str(csv), "--time-col", "ts",
+    result = subprocess.run([sys.executable, "-m", "simulation.generate", "--replay", str(csv), "--time-col", "ts",
                              "--speed", "0", "--file-rows", "10", "--landing", str(landing)], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -70,7 +71,7 @@ def test_an_unpaced_replay_lands_files_of_file_rows_rows_not_one_per_timestamp(t
 
 
 def test_bad_arguments_give_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "streaming.generator", "--replay", str(tmp_path / "none.csv"),
+    result = subprocess.run([sys.executable, "-m", "simulation.generate", "--replay", str(tmp_path / "none.csv"),
                              "--time-col", "ts"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: --replay: no such file {tmp_path / 'none.csv'}"

@@ -72,7 +72,7 @@ def _stats(config: Config):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lakehouse.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="simulation.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="conf/default.toml")
     parser.add_argument("--rate", type=float, default=1000.0, help="generated events per second")
     parser.add_argument("--warmup-events", type=int, default=None,
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     print(f"isoguard demo: lake {config.lake_root}, logs in {log_dir}")
     try:
-        children.start("generator", [sys.executable, "-m", "streaming.generator", "--config", config_path,
+        children.start("generator", [sys.executable, "-m", "simulation.generate", "--config", config_path,
                                      "--rate", str(args.rate)], env)
         children.start("stream", [str(BIN / "spark-submit"), str(ROOT / "streaming" / "job.py"),
                                   "--config", config_path], env)

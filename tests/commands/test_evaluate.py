@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from conftest import LABELED, ROOT
-from models.evaluate import (ROW, ForestSettings, evaluate_file, read_labelled, read_pandas, scores_in_process,
+from commands.evaluate import (ROW, ForestSettings, evaluate_file, read_labelled, read_pandas, scores_in_process,
                              spark_test_scores)
 
 PUBLISHED_ROC_AUC = {  # ADBench, Table D4, IsolationForest
@@ -86,7 +86,7 @@ def test_average_precision_is_scikit_learns(spark):
 
 def test_cli_prints_times_and_writes_json(tmp_path):
     out = tmp_path / "thyroid.json"
-    result = subprocess.run([sys.executable, "-m", "models.evaluate", "--input", str(LABELED / "thyroid.csv"),
+    result = subprocess.run([sys.executable, "-m", "commands.evaluate", "--input", str(LABELED / "thyroid.csv"),
                              "--label-col", "label", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -97,7 +97,7 @@ def test_cli_prints_times_and_writes_json(tmp_path):
 
 
 def test_cli_rejects_a_missing_label_column():
-    result = subprocess.run([sys.executable, "-m", "models.evaluate", "--input", str(LABELED / "thyroid.csv"),
+    result = subprocess.run([sys.executable, "-m", "commands.evaluate", "--input", str(LABELED / "thyroid.csv"),
                              "--label-col", "verdict"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: --label-col: 'verdict' is not a column")

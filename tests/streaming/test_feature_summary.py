@@ -13,9 +13,9 @@ from conftest import config_in
 from lakehouse.catalog import ensure_tables, events_schema, feature_summary_schema
 from lakehouse.config import ConfigError, parse_config
 from streaming.champion import ChampionWatcher
-from streaming.generator import LandingWriter
+from simulation.generate import LandingWriter
 from streaming.job import start_stream
-from streaming.summaries import feature_summary, start_summaries, window_end_micros
+from streaming.feature_summary import feature_summary, start_summaries, window_end_micros
 from tests_support import default_toml_dict
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 
-from batch.labels import combine, read_truth, verdicts_per_event
+from batch.window_labels import combine, read_truth, verdicts_per_event
 from lakehouse.catalog import table_path
 from lakehouse.config import Config
 from models import plots, registry
 from models.forest import IsolationForestModel
 from models.gates import Champion, GateDecision
-from models.holdout import HoldoutReport, evaluate_model, ks_statistic
+from models.holdout_metrics import HoldoutReport, evaluate_model, ks_statistic
 
 
 def labelled(spark: SparkSession, config: Config, holdout: DataFrame) -> DataFrame:

@@ -8,7 +8,7 @@ from sklearn.metrics import average_precision_score, f1_score, precision_score, 
 
 from models import plots
 from models.forest import IsolationForest
-from models.holdout import evaluate_model, evaluate_scored, ks_statistic, score_profile
+from models.holdout_metrics import evaluate_model, evaluate_scored, ks_statistic, score_profile
 
 
 @pytest.fixture(scope="module")

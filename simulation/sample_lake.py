@@ -1,9 +1,9 @@
 """A small, complete lake to try the dashboard and the notebooks without Spark (their tests use it too).
 
-    python -m dashboard.sample --lake /tmp/isoguard-sample/lake
+    python -m simulation.sample_lake --lake /tmp/isoguard-sample/lake
     ISOGUARD_LAKE=/tmp/isoguard-sample/lake python -m dashboard
 
-For the embedded default config (the simulated fleet of streaming.generator):
+For the embedded default config (the simulated fleet of simulation.generate):
 30 minutes of events around midnight (two event_date partitions), written with
 delta-rs in the catalog schemas to events, scores, stream_stats, quarantine,
 alerts, feature_summary and baselines, the ground truth to truth/, and an MLflow store
@@ -32,7 +32,7 @@ from lakehouse.config import Config, load_config
 from models import registry
 from models.explain import ForestExplainer
 from models.forest import IsolationForestModel
-from streaming.generator import FleetSimulator
+from simulation.fleet import FleetSimulator
 
 START = datetime(2026, 11, 20, 23, 50, tzinfo=timezone.utc)
 MINUTES, DEVICES, EVENTS_PER_SECOND, BATCH_SECONDS = 30, 12, 3, 10
@@ -203,7 +203,7 @@ def build(config: Config) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dashboard.sample", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="simulation.sample_lake", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="conf/default.toml")
     parser.add_argument("--lake", required=True, help="an empty or new directory for the sample lake")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)

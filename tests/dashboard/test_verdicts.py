@@ -8,7 +8,7 @@ import pytest
 from deltalake import DeltaTable
 
 from dashboard.delta import arrow_schema
-from dashboard.labels import add_label
+from dashboard.verdicts import add_label
 from lakehouse.catalog import ensure_tables, tables
 
 

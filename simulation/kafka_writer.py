@@ -1,6 +1,6 @@
 """The generator's Kafka output: the same events a LandingWriter lands, produced to a topic.
 
-    python -m streaming.generator --kafka 127.0.0.1:9092 --topic isoguard-events --rate 1000
+    python -m simulation.generate --kafka 127.0.0.1:9092 --topic isoguard-events --rate 1000
 
 One message per event: the JSON record as the value, the entity key as the message
 key (so each device's events stay in order within one partition). The topic must
@@ -16,7 +16,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
 
 from lakehouse.cli import UsageError
-from streaming.generator import to_json_lines
+from simulation.fleet import to_json_lines
 
 CONNECT_TIMEOUT_MS = 30_000
 logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs every connection at INFO

@@ -1,6 +1,6 @@
 """Evaluate the isolation forest on labelled files (CSV, Parquet or a Delta table).
 
-    python -m models.evaluate --input ../shared/data/labeled/*.csv --label-col label [--baseline] [--json out.json]
+    python -m commands.evaluate --input ../shared/data/labeled/*.csv --label-col label [--baseline] [--json out.json]
 
 Protocol (ADBench's): a 70/30 split stratified by label, the forest fitted on
 the 70% and scored on the 30%, for 3 seeds; reported per set: the mean and
@@ -286,7 +286,7 @@ def report_line(result: Evaluation) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     defaults = ForestSettings()
-    parser = argparse.ArgumentParser(prog="models.evaluate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="commands.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, nargs="+", help="CSV, Parquet or Delta tables with features and a label")
     parser.add_argument("--label-col", default="label", help="1 = anomaly, 0 = normal")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")

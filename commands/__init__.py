@@ -1,0 +1,1 @@
+"""isoguard: commands over the library layers (labelled-set evaluation; the `isoguard` command)."""
