@@ -1,6 +1,7 @@
 """Property-based, at the file level: whatever files land, the stream neither crashes nor loses a line.
 
-Each hypothesis example lands a few files in one landing folder and runs the real stream over them
+Each hypothesis example lands 4 to 10 files in one landing folder (a stream run costs far more than a file, so
+few examples with many files each) and runs the real stream over them
 (`available_now`): random encodings (UTF-8, UTF-8 with a BOM, UTF-16 LE/BE with and without a BOM), LF or CRLF
 line ends, a missing final line break, truncation at any byte, empty files and larger ones (thousands of
 lines), random names; the lines are valid events, repeated valid events, events validation must refuse (blank ids,
@@ -15,11 +16,10 @@ before an LF here, where every line reader agrees), and the duplicates are the r
 the file. Every intact valid line is stored as an event. The examples share one lake, as a running stream
 does; every file name is new.
 
-Left out on purpose, as problems of the file source's reading, handled elsewhere: bare CRs (which reader
-splits on them is decided there), ':' in names (a known crash of Spark's file source) and glob characters in
-names. This test found the last: a file named like `b{.jsonl`, `b[.jsonl`, `b*.jsonl` or `b?.jsonl`, even
-empty, makes Spark's file stream source read the other files of its micro-batch twice (valid events then
-count as duplicates; quarantined lines are stored twice).
+Left out on purpose: bare CRs (which reader splits on them is decided in test_landing.py). Names hold glob
+characters and ':' too: this test found that a file named like `b{.jsonl`, `b[.jsonl`, `b*.jsonl` or `b?.jsonl`,
+even empty, made Spark's file stream source read the other files of its micro-batch twice, and a ':' crashed it;
+Spark now reads only the landing planner's staged names (streaming/landing.py).
 """
 import itertools
 import json
@@ -43,8 +43,8 @@ ENCODINGS = ["utf-8", "utf-8-sig", "utf-16-le", "utf-16-be", "utf-16"]
 JUNK_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n").filter(
     lambda c: all(b not in (0x0A, 0x0D) for b in c.encode("utf-16-le"))), max_size=80)
 JUNK_BYTES = st.binary(max_size=80).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
-# No glob characters ({ } [ ] * ?): see the module docstring.
-NAME = st.text(alphabet="abcXYZ019 -_+=,()@!~'&$;é中😀%#", min_size=1, max_size=16)
+# Glob characters ({ } [ ] * ?) and ":" included: Spark reads only the planner's staged names (streaming/landing.py).
+NAME = st.text(alphabet="abcXYZ019 -_+=,()@!~'&$;é中😀%#{}[]*?:", min_size=1, max_size=16)
 COUNTER = itertools.count()
 
 
@@ -139,12 +139,12 @@ def per_file(config, table: str) -> dict[str, int]:
 
 
 # derandomize: the same examples on every run, so a CI result is reproducible; drop it locally to explore.
-@settings(max_examples=5, deadline=None, database=None, derandomize=True,
+@settings(max_examples=2, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_every_line_of_every_landed_file_is_stored_quarantined_or_counted_as_a_duplicate(spark, lake, data):
     run = next(COUNTER)
-    files = [data.draw(landed_file(f"r{run}f{i}")) for i in range(data.draw(st.integers(1, 4)))]
+    files = [data.draw(landed_file(f"r{run}f{i}")) for i in range(data.draw(st.integers(4, 10)))]
     landing = Path(lake.landing_path)
     for name, content, _ in files:  # landed by rename, as the README asks of producers
         (landing / f".{name}").write_bytes(content)

@@ -2,7 +2,8 @@
 
 Spark's file source alone skips re-landed names, old files (`maxFileAge`) and sub-directories without a trace,
 follows symlinks out of the landing folder, splits records on a bare CR, and dies on a truncated `.gz`, on a
-name with `:` and on a file deleted between planning and reading. These tests land such files for real and run
+name with `:`, reads the other files of a micro-batch twice when one name holds a glob character
+(`{ [ * ?`), and dies on a file deleted between planning and reading. These tests land such files for real and run
 the real stream over them.
 """
 import gzip
@@ -71,6 +72,8 @@ def test_poison_and_odd_files_are_read_or_quarantined_with_their_path_and_the_st
     landing = Path(config.landing_path)
     land(landing, "good.jsonl", lines("good-1", "good-2"))
     land(landing, "a:b.json", lines("colon-1"))                               # URISyntaxException in Hadoop
+    for n, name in enumerate(["b{x}.jsonl", "c[1].jsonl", "d*.jsonl", "e?.jsonl"]):  # globs: other files read twice
+        land(landing, name, lines(f"glob-{n}"))
     land(landing, "ok.json.gz", gzip.compress(lines("gz-1", "gz-2")))
     land(landing, "cut.json.gz", gzip.compress(lines(*[f"cut-{i}" for i in range(2000)]))[:3000])  # truncated
     land(landing, "sub/dir/nested.jsonl", lines("nested-1"))                  # the file source does not recurse
@@ -85,7 +88,9 @@ def test_poison_and_odd_files_are_read_or_quarantined_with_their_path_and_the_st
     run_stream(spark, config)
 
     events = table(config, "events")
-    assert set(events.event_id) == {"good-1", "good-2", "colon-1", "gz-1", "gz-2", "nested-1", "old-1"}
+    assert sorted(events.event_id) == sorted(["good-1", "good-2", "colon-1", "gz-1", "gz-2", "nested-1", "old-1",
+                                              "glob-0", "glob-1", "glob-2", "glob-3"])
+    assert events.source_file[events.event_id == "glob-0"].iloc[0].endswith("/landing/b%7Bx%7D.jsonl")
     assert events.source_file[events.event_id == "colon-1"].iloc[0].endswith("/landing/a:b.json")
     assert events.source_file[events.event_id == "nested-1"].iloc[0].endswith("/landing/sub/dir/nested.jsonl")
     q = quarantined(config)
@@ -96,6 +101,7 @@ def test_poison_and_odd_files_are_read_or_quarantined_with_their_path_and_the_st
     assert "outside the landing folder" in q.detail[q.reason == "symlink_not_followed"].iloc[0]
     stats = table(config, "stream_stats")
     assert stats.files_rejected.sum() == 3 and stats.files_changed.sum() == 0
+    assert stats.rows_duplicate.fillna(0).sum() == 0, "no file was read twice"
     assert stats.latency_max_ms.max() < 2 * 86400 * 1000, "a copied file's old mtime is not its arrival"
     assert_rows_accounted(config)
 
