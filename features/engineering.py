@@ -1,6 +1,6 @@
 """Feature engineering: one code path for the stream and the nightly job.
 
->>> # features = build_features(events, config)   # DataFrame -> DataFrame
+    features = build_features(events, config)   # DataFrame -> DataFrame (needs a SparkSession)
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ give the same events. simulation/generate.py lands them as files or produces
 them to Kafka.
 
 >>> sim = FleetSimulator(devices=3, seed=1)
->>> events, truth = sim.generate(start=0.0, end=10.0, count=5, first_seq=0)
+>>> events, truth = sim.generate(start=1_700_000_000.0, end=1_700_000_010.0, count=5, first_seq=0)
 >>> len(events), list(truth.columns)
 (5, ['event_id', 'is_anomaly', 'kind'])
 """
