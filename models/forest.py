@@ -56,6 +56,10 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
     rowIdCol = Param(Params._dummy(), "rowIdCol",
                      "optional long column numbering the rows: the training sample is then reproducible in numpy "
                      "(models.sampling.sample_positions)", typeConverter=TypeConverters.toString)
+    weightCol = Param(Params._dummy(), "weightCol",
+                      "optional non-negative column: the training sample is drawn with probability proportional to it "
+                      "(e.g. time-decayed history beside the new day; models.sampling.weighted_key)",
+                      typeConverter=TypeConverters.toString)
     contamination = Param(Params._dummy(), "contamination", "target share of anomalies, sets the threshold", typeConverter=TypeConverters.toFloat)
     scoreCol = Param(Params._dummy(), "scoreCol", "output column for the anomaly score", typeConverter=TypeConverters.toString)
     explainCol = Param(Params._dummy(), "explainCol", "output column for the top contributing features of anomalies",
@@ -120,12 +124,14 @@ class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, 
 
     scikit-learn then draws each tree's maxSamples rows from that sample without
     replacement, so every tree's rows are a uniform draw from the whole input.
+    With `weightCol`, the sample is drawn with probability proportional to the
+    weight instead (the nightly job weighs its remembered history by age).
     """
 
     @keyword_only
     def __init__(self, *, inputCols=None, featuresCol="features", numTrees=ModelConfig.num_trees,
                  maxSamples=ModelConfig.max_samples, maxFeatures=ModelConfig.max_features,
-                 extensionLevel=ModelConfig.extension_level, rowIdCol=None, contamination=ModelConfig.contamination,
+                 extensionLevel=ModelConfig.extension_level, rowIdCol=None, weightCol=None, contamination=ModelConfig.contamination,
                  seed=ModelConfig.seed, scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features"):
         super().__init__()
         self._set(**self._input_kwargs)
@@ -137,11 +143,11 @@ class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, 
         if not 0.0 < self.getContamination() < 0.5:
             raise ValueError("contamination must be in (0, 0.5)")
         row_id = self.getOrDefault(self.rowIdCol) if self.isSet(self.rowIdCol) else None
+        weight = self.getOrDefault(self.weightCol) if self.isSet(self.weightCol) else None
         features = self._feature_columns()
-        sample = draw_sample(dataset.select(*features, *([row_id] if row_id else [])), num_trees * max_samples,
-                             self.getSeed(), row_id=row_id)
-        if row_id:
-            sample = sample.drop(columns=[row_id])
+        extra = [c for c in (row_id, weight) if c]
+        sample = draw_sample(dataset.select(*features, *extra), num_trees * max_samples, self.getSeed(),
+                             row_id=row_id, weight=weight).drop(columns=extra)
         forest = fit_forest(to_matrix([sample[c] for c in sample.columns]), num_trees, max_samples,
                             self.getMaxFeatures(), self.getExtensionLevel(), self.getSeed())
         model = self._copyValues(IsolationForestModel(forest=forest))

@@ -11,6 +11,12 @@ Spark and the same rows evaluated in numpy draw the same sample and the same
 split, which is what lets `isoguard evaluate` run small inputs without Spark and
 still produce the very same scores.
 
+Weighted samples (`weight`): a row's key becomes -ln(u) / weight, with u its
+64-bit key mapped to (0, 1), and the sample is again the smallest keys: the
+Efraimidis-Spirakis draw without replacement, in which each next row is picked
+with probability proportional to its weight. The nightly job draws its
+training sample this way from the new day and the time-decayed history.
+
 Row ids: a caller that needs reproducibility across the two paths names a row-id
 column (the evaluation command numbers the rows of its input as it reads them);
 otherwise `monotonically_increasing_id()` serves, unique within one job.
@@ -95,7 +101,17 @@ def sample_positions(row_ids: np.ndarray, size: int, seed: int) -> np.ndarray:
     return order[:size]
 
 
-def draw_sample(frame: DataFrame, size: int, seed: int, row_id: str | None = None) -> pd.DataFrame:
+def weighted_key(key: Column, weight: Column) -> Column:
+    """-ln(u) / weight, u = the 64-bit key mapped to (0, 1): the smallest of these draw a weighted sample.
+
+    A row of weight 0 (or null) gets +infinity and is never drawn before a row of positive weight.
+    """
+    u = (key.cast("double") + F.lit(2.0**63) + F.lit(0.5)) / F.lit(2.0**64)
+    return F.when(weight > 0, -F.log(u) / weight).otherwise(F.lit(math.inf))
+
+
+def draw_sample(frame: DataFrame, size: int, seed: int, row_id: str | None = None,
+                weight: str | None = None) -> pd.DataFrame:
     """Exactly min(size, rows) rows, uniformly at random without replacement, ordered by their key.
 
     The rows with the `size` smallest keys. A filter on the same key keeps rows
@@ -109,12 +125,17 @@ def draw_sample(frame: DataFrame, size: int, seed: int, row_id: str | None = Non
     Args:
         row_id: a long column that numbers the rows (for a sample `sample_positions`
             reproduces in numpy); default `monotonically_increasing_id()`.
+        weight: a column of non-negative weights: rows are then drawn with probability
+            proportional to their weight (`weighted_key`), with no pre-filter.
     """
     ids = F.col(row_id) if row_id else F.monotonically_increasing_id()
     keyed = frame.withColumn(SAMPLE_KEY, row_key(ids, seed))
     ordered = [SAMPLE_KEY, row_id] if row_id else [SAMPLE_KEY]
-    total = frame.count()
     smallest = lambda rows: rows.orderBy(*ordered).limit(size).toPandas()  # noqa: E731
+    if weight is not None:
+        keyed = keyed.withColumn(SAMPLE_KEY, weighted_key(F.col(SAMPLE_KEY), F.col(weight)))
+        return smallest(keyed).drop(columns=[SAMPLE_KEY]).reset_index(drop=True)
+    total = frame.count()
     if total <= size:
         sample = smallest(keyed)
     else:
