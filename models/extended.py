@@ -133,6 +133,53 @@ class ExtendedIsolationForest:
         self.offset_ = float(average_path_length(psi))
         return self
 
+    @classmethod
+    def from_sklearn(cls, forest) -> "ExtendedIsolationForest":
+        """scikit-learn's fitted IsolationForest as level-0 node arrays: the same scores, scored by `_traverse`.
+
+        scikit-learn fits in compiled code, far faster than `fit`'s Python
+        recursion, so a caller that refits often (models.online) fits with
+        scikit-learn and keeps these arrays (plain numpy: no pickle to store).
+        A row goes left when its value is <= the split; here when it is < the
+        next float above it, which is the same test.
+        """
+        trees = [(e.tree_, np.asarray(f, dtype=np.int64)) for e, f in zip(forest.estimators_,
+                                                                          forest.estimators_features_)]
+        psi = int(forest.max_samples_)
+        sizes = np.array([t.node_count for t, _ in trees])
+        roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        feats, thresholds, left, right, path, depth = [], [], [], [], [], []
+        for (tree, features), offset in zip(trees, roots):
+            internal = tree.children_left >= 0
+            feats.append(np.where(internal, features[np.maximum(tree.feature, 0)], 0))
+            thresholds.append(np.where(internal, np.nextafter(tree.threshold, np.inf), 0.0))
+            left.append(np.where(internal, tree.children_left + offset, -1))
+            right.append(np.where(internal, tree.children_right + offset, -1))
+            d = np.zeros(tree.node_count, dtype=np.int64)
+            for node in range(tree.node_count):  # children always follow their parent in scikit-learn's arrays
+                if internal[node]:
+                    d[tree.children_left[node]] = d[tree.children_right[node]] = d[node] + 1
+            depth.append(d)
+            path.append(np.where(internal, 0.0, d + average_path_length(tree.n_node_samples)))
+        out = cls(n_estimators=len(trees), max_samples=psi, extension_level=0)
+        out.feats_ = np.concatenate(feats).astype(np.int64)[:, None]
+        out.coefs_ = np.ones((len(out.feats_), 1))
+        out.weights_ = np.ones((len(out.feats_), 1))
+        out.thresholds_, out.path_ = np.concatenate(thresholds), np.concatenate(path)
+        out.left_ = np.concatenate(left).astype(np.int64)
+        out.right_ = np.concatenate(right).astype(np.int64)
+        out.depth_ = np.concatenate(depth)
+        out.roots_ = roots
+        out.parent_ = np.full(len(out.left_), -1, dtype=np.int64)
+        inner = np.flatnonzero(out.left_ >= 0)
+        out.parent_[out.left_[inner]] = inner
+        out.parent_[out.right_[inner]] = inner
+        out.max_depth_ = int(out.depth_.max())
+        out.n_features_in_ = int(forest.n_features_in_)
+        out.max_samples_ = psi
+        out.offset_ = float(average_path_length(psi))
+        return out
+
     def leaves(self, X: np.ndarray) -> np.ndarray:
         """(rows x trees) leaf node per row and tree."""
         X = np.ascontiguousarray(X, dtype="float64")

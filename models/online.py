@@ -7,15 +7,25 @@ clean events, in the spirit of IForestASD and sliding-window forests.
 
 Update rule, for micro-batch `b` with `m` clean events (the caller passes only
 events that are valid, not flagged by a serving model and not labelled as
-anomalies by an analyst; `forget` drops ids an analyst labels later):
+anomalies by an analyst; `forget` drops ids an analyst labels later). One
+exception (`admissible`): when more than `shift_share` of a batch's events are
+flagged, the change hits the stream as a whole, not a few keys (a release, a
+new machine type), so the flagged events are admitted too and the forest
+learns the new normal within a few micro-batches. A persistent anomaly on a
+few keys stays out. The price: an outage that hits more than that share of
+the stream is learned as normal after a few micro-batches (the champion still
+flags it; see how the serving modes combine).
 
-1. Reservoir (capacity n = `reservoir_size`). While it holds fewer than n
-   events it takes the batch's events, up to the free room. Once full, each
-   slot is replaced with probability q = 1 - (1 - 1/n)^m by a distinct,
-   uniformly drawn event of the batch: Aggarwal's biased reservoir (2006) taken
-   a micro-batch at a time. An event is still in the reservoir after k later
-   clean events with probability about exp(-k/n), so the reservoir's memory
-   has a half-life of n ln 2 clean events, whatever the micro-batch sizes.
+1. Reservoir (capacity n = `reservoir_size`), decayed in event time. While it
+   holds fewer than n events it takes the batch's events, up to the free room.
+   Once full, each slot is replaced with probability
+   q = 1 - 0.5 ** (dt / half_life_seconds) by a distinct, uniformly drawn event
+   of the batch (as many slots as the batch has events, at most), dt being how
+   far the newest event time moved since the last update. An event is still in
+   the reservoir after t seconds of event time with probability about
+   0.5 ** (t / half_life_seconds), whatever the event rate: at 10 or at 40,000
+   events a second the model remembers the same minutes. (Aggarwal's biased
+   reservoir, 2006, with the bias in time rather than in events.)
 2. Trees: `n_estimators` trees in `groups` equal groups, each tree fitted on
    `max_samples` events drawn from the reservoir. Each update refits the
    `refit_groups` least recently fitted groups, so the whole forest is renewed
@@ -37,9 +47,10 @@ the same next state. The state's size is bounded by the parameters, not by the
 stream: the reservoir (n x features), the ring and the trees (at most
 2 max_samples - 1 nodes each).
 
-Cost per update, on one core: one group's refit (about 10 ms for 10 trees of
-256), one scoring pass over the reservoir at a cold start only, and copies of
-the reservoir and ring; scoring costs what the extended forest's scoring costs
+Cost per update, on one core: one group's refit (axis-parallel trees are
+fitted by scikit-learn and kept as node arrays: a few ms for 10 trees of 256;
+extended ones by models.extended in Python, about 30 ms a tree), one scoring
+pass over the reservoir at a cold start only, and copies of the reservoir and ring; scoring costs what the extended forest's scoring costs
 (models/extended.py) with `n_estimators` trees.
 
 >>> import numpy as np
@@ -48,7 +59,7 @@ the reservoir and ring; scoring costs what the extended forest's scoring costs
 >>> state = forest.initial_state(n_features=2)
 >>> for b in range(3):
 ...     X = rng.normal(size=(600, 2))
-...     state = forest.update(state, X, ids=np.array([f"{b}-{i}" for i in range(600)]), batch_id=b)
+...     state = forest.update(state, X, ids=np.array([f"{b}-{i}" for i in range(600)]), batch_id=b, now=60.0 * b)
 >>> state.ready, state.version, len(state.reservoir)
 (True, 2, 1800)
 >>> scores = forest.score(state, np.array([[0.0, 0.0], [6.0, -6.0]]))
@@ -62,6 +73,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from sklearn.ensemble import IsolationForest as SkIsolationForest
 
 from models.extended import ExtendedIsolationForest, average_path_length
 
@@ -77,6 +89,7 @@ class OnlineState:
 
     Attributes:
         version: the batch id of the last update (-1 before any); scores record it.
+        clock: the newest event time of the updates so far (epoch seconds; -inf before any).
         reservoir / reservoir_ids: the clean events kept (rows x features) and their ids.
         groups: fitted tree groups (empty until the reservoir first holds `min_events`).
         fitted_at: the batch id each group was last fitted at.
@@ -86,6 +99,7 @@ class OnlineState:
     """
 
     version: int
+    clock: float
     reservoir: np.ndarray
     reservoir_ids: np.ndarray
     groups: tuple = ()
@@ -108,7 +122,7 @@ class OnlineState:
 
     def to_bytes(self) -> bytes:
         """The state as one .npz blob (no pickles: it loads with `allow_pickle=False`)."""
-        arrays = {"version": np.int64(self.version), "reservoir": self.reservoir,
+        arrays = {"version": np.int64(self.version), "clock": np.float64(self.clock), "reservoir": self.reservoir,
                   "reservoir_ids": self.reservoir_ids.astype(str), "fitted_at": self.fitted_at, "ring": self.ring,
                   "ring_pos": np.array([self.ring_size, self.ring_next], dtype=np.int64),
                   "threshold": np.float64(self.threshold), "groups": np.int64(len(self.groups))}
@@ -132,7 +146,7 @@ class OnlineState:
             g.offset_ = float(average_path_length(g.max_samples_))
             groups.append(g)
         ring_size, ring_next = (int(v) for v in data["ring_pos"])
-        return cls(version=int(data["version"]), reservoir=data["reservoir"], reservoir_ids=data["reservoir_ids"],
+        return cls(version=int(data["version"]), clock=float(data["clock"]), reservoir=data["reservoir"], reservoir_ids=data["reservoir_ids"],
                    groups=tuple(groups), fitted_at=data["fitted_at"], ring=data["ring"], ring_size=ring_size,
                    ring_next=ring_next, threshold=float(data["threshold"]))
 
@@ -141,7 +155,8 @@ class OnlineForest:
     """The online forest's parameters and its pure update and scoring functions (state in `OnlineState`).
 
     Args:
-        reservoir_size: clean events kept (n); the memory's half-life is n ln 2 clean events.
+        reservoir_size: clean events kept (n).
+        half_life_seconds: event time after which half of the reservoir has been replaced (given enough events).
         min_events: events the reservoir must hold before the forest scores (at least `max_samples`).
         n_estimators: trees in all.
         groups: tree groups; `n_estimators` must divide into them.
@@ -152,19 +167,24 @@ class OnlineForest:
         threshold_rule: "quantile" or "mad".
         mad_c: c of median + c MAD (`threshold_rule = "mad"`).
         score_window: scores kept for the threshold.
+        shift_share: a batch with more than this share flagged is a new normal: its flagged events are admitted.
         seed: seed of every draw (combined with the batch id).
     """
 
-    def __init__(self, reservoir_size: int = 4096, min_events: int = 1000, n_estimators: int = 100,
+    def __init__(self, reservoir_size: int = 4096, half_life_seconds: float = 300.0, min_events: int = 1000,
+                 n_estimators: int = 100,
                  groups: int = 10, refit_groups: int = 1, max_samples: int = 256, extension_level: int = 0,
                  contamination: float = 0.01, threshold_rule: str = "quantile", mad_c: float = 3.0,
-                 score_window: int = 10_000, seed: int = 0):
+                 score_window: int = 10_000, shift_share: float = 0.25, seed: int = 0):
         self.reservoir_size, self.min_events, self.n_estimators = reservoir_size, min_events, n_estimators
+        self.half_life_seconds = half_life_seconds
         self.groups, self.refit_groups, self.max_samples = groups, refit_groups, max_samples
         self.extension_level, self.contamination = extension_level, contamination
         self.threshold_rule, self.mad_c, self.score_window, self.seed = threshold_rule, mad_c, score_window, seed
+        self.shift_share = shift_share
         problems = [
             (reservoir_size < 2, "reservoir_size must be at least 2"),
+            (not half_life_seconds > 0, "half_life_seconds must be positive"),
             (not max_samples <= min_events <= reservoir_size,
              "min_events must be between max_samples and reservoir_size"),
             (groups < 1 or n_estimators % groups, "n_estimators must be a positive multiple of groups"),
@@ -173,14 +193,25 @@ class OnlineForest:
             (threshold_rule not in THRESHOLD_RULES, f"threshold_rule must be one of {THRESHOLD_RULES}"),
             (mad_c <= 0, "mad_c must be positive"),
             (score_window < 1, "score_window must be at least 1"),
+            (not contamination < shift_share <= 1, "shift_share must be in (contamination, 1]"),
         ]
         for bad, message in problems:
             if bad:
                 raise ValueError(message)
 
+    def admissible(self, flagged: np.ndarray) -> np.ndarray:
+        """Which of a batch's valid events may enter the reservoir, given which ones a serving model flagged.
+
+        The unflagged ones; all of them when more than `shift_share` are flagged (a new normal).
+        """
+        flagged = np.asarray(flagged, dtype=bool)
+        if len(flagged) and flagged.mean() > self.shift_share:
+            return np.ones(len(flagged), dtype=bool)
+        return ~flagged
+
     def initial_state(self, n_features: int) -> OnlineState:
         """The empty state of a fresh lake."""
-        return OnlineState(version=-1, reservoir=np.zeros((0, n_features)), reservoir_ids=np.zeros(0, dtype=str),
+        return OnlineState(version=-1, clock=-math.inf, reservoir=np.zeros((0, n_features)), reservoir_ids=np.zeros(0, dtype=str),
                            ring=np.zeros(self.score_window))
 
     def score(self, state: OnlineState, X: np.ndarray) -> np.ndarray:
@@ -191,7 +222,7 @@ class OnlineForest:
         depths = np.mean([_mean_depths(g, X) for g in state.groups], axis=0)
         return np.power(2.0, -depths / state.groups[0].offset_)
 
-    def update(self, state: OnlineState, X: np.ndarray, ids: np.ndarray, batch_id: int,
+    def update(self, state: OnlineState, X: np.ndarray, ids: np.ndarray, batch_id: int, now: float,
                scores: np.ndarray | None = None) -> OnlineState:
         """The state after micro-batch `batch_id`.
 
@@ -200,6 +231,7 @@ class OnlineForest:
             X: the batch's clean events (rows x features); any order (taken in `ids` order).
             ids: their event ids (unique).
             batch_id: the micro-batch id; seeds every draw.
+            now: the batch's newest event time (epoch seconds); how far it moved decays the reservoir.
             scores: the batch's online scores (all, or a bounded sample), for the threshold's ring.
         Returns:
             The new state; `state` is not changed.
@@ -210,8 +242,10 @@ class OnlineForest:
         order = np.argsort(ids, kind="stable")
         X, ids = X[order], ids[order]
         rng = np.random.default_rng([self.seed, batch_id])
-        reservoir, reservoir_ids = self._admit(state, X, ids, rng)
-        new = replace(state, version=batch_id, reservoir=reservoir, reservoir_ids=reservoir_ids)
+        elapsed = max(0.0, now - state.clock) if math.isfinite(state.clock) else 0.0
+        reservoir, reservoir_ids = self._admit(state, X, ids, elapsed, rng)
+        new = replace(state, version=batch_id, clock=max(state.clock, now), reservoir=reservoir,
+                      reservoir_ids=reservoir_ids)
         if scores is not None:
             new = _remember(new, np.asarray(scores, dtype="float64"))
         if len(reservoir) < self.min_events:
@@ -237,7 +271,8 @@ class OnlineForest:
             return state
         return replace(state, reservoir=state.reservoir[keep], reservoir_ids=state.reservoir_ids[keep])
 
-    def _admit(self, state: OnlineState, X: np.ndarray, ids: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    def _admit(self, state: OnlineState, X: np.ndarray, ids: np.ndarray, elapsed: float,
+               rng) -> tuple[np.ndarray, np.ndarray]:
         n, held, m = self.reservoir_size, len(state.reservoir), len(X)
         fresh = ~np.isin(ids, state.reservoir_ids)
         X, ids, m = X[fresh], ids[fresh], int(fresh.sum())
@@ -248,17 +283,23 @@ class OnlineForest:
         if held + room < n or m == room:
             return reservoir, reservoir_ids
         rest = np.setdiff1d(np.arange(m), take, assume_unique=True)
-        q = 1.0 - (1.0 - 1.0 / n) ** (m - room)
-        slots = np.flatnonzero(rng.random(n) < q)[: len(rest)]
+        q = 1.0 - 0.5 ** (elapsed / self.half_life_seconds)
+        slots = np.flatnonzero(rng.random(n) < q)
+        if len(slots) > len(rest):  # fewer events than slots due: a random choice of the slots
+            slots = np.sort(rng.choice(slots, len(rest), replace=False))
         chosen = rest[rng.choice(len(rest), len(slots), replace=False)]
         reservoir[slots], reservoir_ids[slots] = X[chosen], ids[chosen]
         return reservoir, reservoir_ids
 
     def _fit_group(self, reservoir: np.ndarray, rng) -> ExtendedIsolationForest:
-        level = min(self.extension_level, reservoir.shape[1] - 1)
-        forest = ExtendedIsolationForest(n_estimators=self.n_estimators // self.groups, max_samples=self.max_samples,
-                                         extension_level=level, random_state=int(rng.integers(2**31)))
-        return forest.fit(reservoir)
+        """One group's trees; axis-parallel ones are fitted by scikit-learn (compiled) and kept as node arrays."""
+        level, seed = min(self.extension_level, reservoir.shape[1] - 1), int(rng.integers(2**31))
+        trees = self.n_estimators // self.groups
+        if level == 0:
+            return ExtendedIsolationForest.from_sklearn(
+                SkIsolationForest(n_estimators=trees, max_samples=self.max_samples, random_state=seed).fit(reservoir))
+        return ExtendedIsolationForest(n_estimators=trees, max_samples=self.max_samples, extension_level=level,
+                                       random_state=seed).fit(reservoir)
 
     def _threshold(self, state: OnlineState) -> float:
         recent = state.ring[: state.ring_size]
