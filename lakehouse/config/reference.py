@@ -16,8 +16,9 @@ TABLE_END = "<!-- end of settings table -->"
 _MINIMAL = {
     "schema": {"event_id": "id", "key": "key", "event_time": "time", "fields": [
         {"name": "id", "type": "string", "required": True}, {"name": "key", "type": "string", "required": True},
-        {"name": "time", "type": "timestamp", "required": True}, {"name": "x", "type": "double"}]},
-    "features": {"columns": ["x"]},
+        {"name": "time", "type": "timestamp", "required": True}, {"name": "x", "type": "double"},
+        {"name": "y", "type": "double"}]},
+    "features": {"columns": ["x", "y"]},  # two, so that extension_level keeps its default
 }
 
 
