@@ -7,22 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lakehouse.config.reader import Section
+from lakehouse.config.reader import Section, setting
 
 
 @dataclass(frozen=True)
 class AlertsConfig:
     """Anomalies on one key with no gap longer than `gap_seconds` between them are one incident."""
 
-    gap_seconds: int = 300
-    trigger_seconds: float = 5.0
-    checkpoint: str = "_checkpoints/alerts"
+    gap_seconds: int = setting(300, "duration", key="gap")
+    trigger_seconds: float = setting(5.0, "positive")
+    checkpoint: str = setting("_checkpoints/alerts")
 
 
 def parse_alerts(root: Section) -> AlertsConfig:
-    al = root.section("alerts", AlertsConfig)
-    return AlertsConfig(
-        gap_seconds=al.duration("gap", "gap_seconds"),
-        trigger_seconds=al.positive("trigger_seconds", float),
-        checkpoint=al.get("checkpoint", str),
-    )
+    return root.section("alerts", AlertsConfig).build(AlertsConfig)

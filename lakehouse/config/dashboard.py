@@ -10,35 +10,14 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from lakehouse.config.reader import ConfigError, Section
+from lakehouse.config.reader import ConfigError, Section, setting
 
 HOST_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"  # a DNS name (dashboard.allowed_hosts): no port or wildcard
 HOST_NAME = re.compile(rf"(?=.{{1,253}}$){HOST_LABEL}(\.{HOST_LABEL})*\.?", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class DashboardConfig:
-    host: str = "127.0.0.1"
-    port: int = 8050
-    refresh_seconds: float = 2.0
-    window_minutes: int = 10
-    allowed_hosts: tuple[str, ...] = ()   # Host header names answered besides loopback ones (dashboard.network)
-
-
-def parse_dashboard(root: Section) -> DashboardConfig:
-    d = root.section("dashboard", DashboardConfig)
-    return DashboardConfig(
-        host=d.get("host", str),
-        port=d.positive("port", int),
-        refresh_seconds=d.positive("refresh_seconds", float),
-        window_minutes=d.positive("window_minutes", int),
-        allowed_hosts=_host_names(d, "allowed_hosts"),
-    )
-
-
-def _host_names(section: Section, name: str) -> tuple[str, ...]:
+def _host_names(section: Section, name: str, values: list | tuple) -> tuple[str, ...]:
     """Host names or IP addresses (IPv6 optionally in brackets), without scheme, port or wildcard."""
-    values = section.get(name, list)
     for i, value in enumerate(values):
         bare = value[1:-1] if isinstance(value, str) and value.startswith("[") and value.endswith("]") else value
         if not isinstance(value, str) or not (HOST_NAME.fullmatch(value) or _is_ip(bare)):
@@ -53,3 +32,17 @@ def _is_ip(value: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    host: str = setting("127.0.0.1")
+    port: int = setting(8050, "positive")
+    refresh_seconds: float = setting(2.0, "positive")
+    window_minutes: int = setting(10, "positive")
+    # Host header names answered besides loopback ones (dashboard.network).
+    allowed_hosts: tuple[str, ...] = setting((), check=_host_names)
+
+
+def parse_dashboard(root: Section) -> DashboardConfig:
+    return root.section("dashboard", DashboardConfig).build(DashboardConfig)

@@ -6,53 +6,39 @@ the Spark ML Estimator's Params (models/forest.py), the numpy extended forest
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from lakehouse.config.reader import ConfigError, Section
+from lakehouse.config.reader import ConfigError, Section, setting
+
+
+def _contamination(m: Section, key: str, value: float) -> float:
+    if not 0.0 < value < 0.5:
+        raise ConfigError(f"{m.key(key)}: must be in (0, 0.5), got {value!r}")
+    return value
+
+
+def _max_features(m: Section, key: str, value: float) -> float:
+    if value > 1 and not value.is_integer():
+        raise ConfigError(f"{m.key(key)}: must be a share in (0, 1] or a whole count, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "isoguard"
+    name: str = setting("isoguard")
     # Defaults chosen on the five labelled sets of shared/data (README, Model quality): 200 trees of 128 rows
     # with sloped cuts over two features beat 100 axis-parallel trees of 256 on every set, over 10 seeds.
-    num_trees: int = 200
-    max_samples: int = 128
-    max_features: float = 1.0
-    extension_level: int = 1           # features per cut minus one: 0 = axis-parallel, up to features - 1
-    contamination: float = 0.01
-    seed: int = 42
+    num_trees: int = setting(200, "positive")
+    max_samples: int = setting(128, "positive")
+    max_features: float = setting(1.0, "positive", check=_max_features)
+    # Features per cut minus one: 0 = axis-parallel, up to features - 1.
+    extension_level: int = setting(1, "positive", allow_zero=True)
+    contamination: float = setting(0.01, check=_contamination)
+    seed: int = setting(42)
 
 
 def parse_model(root: Section, features: tuple[str, ...]) -> ModelConfig:
-    m = root.section("model", ModelConfig)
-    return ModelConfig(
-        name=m.get("name", str),
-        num_trees=m.positive("num_trees", int),
-        max_samples=m.positive("max_samples", int),
-        max_features=_max_features(m),
-        extension_level=_extension_level(m, features),
-        contamination=_contamination(m),
-        seed=m.get("seed", int),
-    )
-
-
-def _contamination(m: Section) -> float:
-    value = m.get("contamination", float)
-    if not 0.0 < value < 0.5:
-        raise ConfigError(f"{m.key('contamination')}: must be in (0, 0.5), got {value!r}")
-    return value
-
-
-def _max_features(m: Section) -> float:
-    value = m.positive("max_features", float)
-    if value > 1 and not value.is_integer():
-        raise ConfigError(f"{m.key('max_features')}: must be a share in (0, 1] or a whole count, got {value!r}")
-    return value
-
-
-def _extension_level(m: Section, features: tuple[str, ...]) -> int:
-    """model.extension_level, capped at features - 1: a cut cannot span more features than there are
+    """[model], with extension_level capped at features - 1: a cut cannot span more features than there are
     (with one feature, the default level 1 is the axis-parallel forest)."""
-    value = m.positive("extension_level", int, allow_zero=True)
-    return min(value, len(features) - 1)
+    model = root.section("model", ModelConfig).build(ModelConfig)
+    return replace(model, extension_level=min(model.extension_level, len(features) - 1))

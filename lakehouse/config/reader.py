@@ -4,8 +4,16 @@ Why a reader of its own: every setting's default is written once, on its config
 dataclass field; `Section` looks the default up by field name, so the parsers
 never repeat one. And it records every key it reads, so that once a whole file
 is parsed a key nobody read is a misspelling (`num_tress`, `[modle]`,
-`trigger_secs`): `unknown_keys` refuses it in one line with the closest valid
-name, instead of the default being used without a word.
+`trigger_secs`): `check_known` refuses it in one line with the closest valid
+name (`unknown setting model.num_tress (did you mean model.num_trees?)`,
+`unknown section modle (did you mean model?)`), instead of the default being
+used without a word.
+
+A dataclass field declares its key with `setting(default, read=..., key=...)`:
+the default, how the key is read and checked (`get`, `positive`, `choice`,
+`duration`, `size`, plus an optional `check`), and the TOML name where it
+differs from the field's; `Section.build` then reads a whole section in field
+order, so most sections need no parser code of their own.
 
 Invariants:
 - a parser reads every key its section accepts, unconditionally (e.g.
@@ -19,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from typing import Any
+from typing import Any, Callable
 
 DURATION = re.compile(r"(\d+)\s*(second|minute|hour|day)s?")
 DURATION_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -29,6 +37,24 @@ SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message is one line naming the key."""
+
+
+# A field's annotation (a string: the modules use `from __future__ import annotations`) -> the TOML type read.
+KINDS = {"str": str, "int": int, "float": float, "bool": bool, "tuple[str, ...]": list, "float | None": float}
+
+
+def setting(default: Any, read: str = "get", key: str | None = None, check: Callable | None = None,
+            **options: Any) -> Any:
+    """A config dataclass field: its default (written only here) and how `Section.build` reads it.
+
+    Args:
+        default: the value where the key is absent (for `duration`, in seconds; for `size`, in bytes).
+        read: the `Section` method that reads and checks the key: get, positive, choice, duration or size.
+        key: the TOML key, where it is not the field's name (e.g. "window" for window_seconds).
+        check: `check(section, key, value) -> value`, a further check (or conversion) after reading.
+        options: passed to the method (allow_zero=True; choices=(...) for choice).
+    """
+    return dataclasses.field(default=default, metadata={"read": read, "key": key, "check": check, "options": options})
 
 
 def field_default(cls: type, name: str) -> Any:
@@ -165,6 +191,31 @@ class Section:
         if number < 0:
             raise ConfigError(f"{self.key(name)}: must be >= 0, got {value!r}")
         return number
+
+    def build(self, cls: type, **given: Any) -> Any:
+        """An instance of dataclass `cls`: each field declared with `setting` read from this table, in field order.
+
+        `given` holds the fields a section's parser reads itself: a value, or a function of the values
+        read so far, called at the field's turn (so keys are read, and errors found, in field order).
+        """
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            if spec.name in given:
+                value = given[spec.name]
+                values[spec.name] = value(values) if callable(value) else value
+                continue
+            if "read" not in spec.metadata:
+                continue
+            meta, key = spec.metadata, spec.metadata["key"] or spec.name
+            options = dict(meta["options"])
+            if meta["read"] in ("duration", "size"):
+                value = getattr(self, meta["read"])(key, field=spec.name, **options)
+            elif meta["read"] == "choice":
+                value = self.choice(key, options.pop("choices"), field=spec.name)
+            else:
+                value = getattr(self, meta["read"])(key, KINDS[spec.type], field=spec.name, **options)
+            values[spec.name] = meta["check"](self, key, value) if meta["check"] else value
+        return cls(**values)
 
     def section(self, name: str, defaults: type | None = None) -> "Section":
         """The sub-table `name` (empty when absent), read with the defaults of dataclass `defaults`."""

@@ -10,18 +10,18 @@ import json
 from dataclasses import dataclass
 
 from lakehouse.columns import PREFIX, TABLE_COLUMNS
-from lakehouse.config.reader import ConfigError, Section
+from lakehouse.config.reader import ConfigError, Section, setting
 
 FIELD_TYPES = ("string", "double", "long", "timestamp")
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    name: str
-    type: str = "string"
-    required: bool = False
-    min: float | None = None
-    max: float | None = None
+    name: str                                  # required: read by _parse_fields
+    type: str = setting("string", "choice", choices=FIELD_TYPES)
+    required: bool = setting(False)
+    min: float | None = setting(None)
+    max: float | None = setting(None)
 
     @property
     def is_numeric(self) -> bool:
@@ -53,8 +53,7 @@ def _parse_fields(schema: Section) -> tuple[FieldSpec, ...]:
             raise ConfigError(f"schema.fields[{i}].name: {name!r}: names starting with {PREFIX} are isoguard's own "
                               "columns; rename the field")
         seen.add(name.lower())
-        spec = FieldSpec(name=name, type=f.choice("type", FIELD_TYPES), required=f.get("required", bool),
-                         min=f.get("min", float), max=f.get("max", float))
+        spec = f.build(FieldSpec, name=name)
         if (spec.min is not None or spec.max is not None) and not spec.is_numeric:
             raise ConfigError(f"schema.fields[{i}]: min/max only apply to numeric fields, not {spec.type}")
         if spec.min is not None and spec.max is not None and spec.min > spec.max:

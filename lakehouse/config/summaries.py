@@ -7,26 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lakehouse.config.reader import Section
+from lakehouse.config.reader import Section, setting
 
 
 @dataclass(frozen=True)
 class SummariesConfig:
     """Event-time tumbling windows of every feature -> feature_summary."""
 
-    window_seconds: int = 60
-    watermark_seconds: int = 120          # how late an event may arrive and still count in its window
-    per_key: bool = False                 # also one row per key (besides the all-keys row)
-    trigger_seconds: float = 30.0
-    checkpoint: str = "_checkpoints/summaries"
+    window_seconds: int = setting(60, "duration", key="window")
+    # How late an event may arrive and still count in its window.
+    watermark_seconds: int = setting(120, "duration", key="watermark", allow_zero=True)
+    per_key: bool = setting(False)        # also one row per key (besides the all-keys row)
+    trigger_seconds: float = setting(30.0, "positive")
+    checkpoint: str = setting("_checkpoints/summaries")
 
 
 def parse_summaries(root: Section) -> SummariesConfig:
-    su = root.section("summaries", SummariesConfig)
-    return SummariesConfig(
-        window_seconds=su.duration("window", "window_seconds"),
-        watermark_seconds=su.duration("watermark", "watermark_seconds", allow_zero=True),
-        per_key=su.get("per_key", bool),
-        trigger_seconds=su.positive("trigger_seconds", float),
-        checkpoint=su.get("checkpoint", str),
-    )
+    return root.section("summaries", SummariesConfig).build(SummariesConfig)
