@@ -86,3 +86,19 @@ def test_environment_overrides_still_apply_to_a_file_that_sets_the_keys(tmp_path
     env = {"ISOGUARD_LAKE": str(tmp_path / "lake"), "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}
     config = load_config(ROOT / "conf" / "default.toml", environ=env)
     assert (config.lake_root, config.tracking_uri) == (str(tmp_path / "lake"), "http://127.0.0.1:5000")
+
+
+def _merged(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        base[key] = _merged(base.get(key, {}), value) if isinstance(value, dict) else value
+    return base
+
+
+def test_the_readme_toml_examples_use_only_known_settings():
+    import re
+    import tomllib
+
+    examples = re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert examples, "the README shows TOML examples"
+    for example in examples:
+        parse_config(_merged(default_toml_dict(), tomllib.loads(example)), environ={})
