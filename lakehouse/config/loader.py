@@ -74,7 +74,12 @@ def _absolute(path: str) -> str:
 
 
 def parse_sections(root: Section, path: str, environ: dict) -> Config:
-    """The sections in the order of conf/default.toml (the order of the README's settings table)."""
+    """A Config from the file's table `root`, every section read (and so known to `root.check_known`).
+
+    Sections are read in the order of conf/default.toml, which is the order of
+    the README's settings table; the environment overrides the lake root and the
+    tracking URI after the file's values were checked.
+    """
     lake_root = root.section("lake", Config).get("root", str, field="lake_root")
     source, stream = parse_source(root), parse_stream(root)
     schema = parse_schema(root)
