@@ -7,7 +7,7 @@ from dashboard.components import MUTED, when
 from dashboard.context import Context
 from dashboard.pages import alerts, anomalies, features, models, overview, quality
 from dashboard.kpis import kpis
-from lakehouse.config import Config
+from lakehouse.config import Config, DashboardConfig
 
 PAGES = (overview, anomalies, alerts, features, models, quality)
 NAV = {"padding": "6px 12px", "borderRadius": "6px", "textDecoration": "none", "color": "#1f2937"}
@@ -24,7 +24,8 @@ def nav_id(page) -> str:
     return f"nav-{page.__name__.rsplit('.', 1)[-1]}"
 
 
-def shell(config: Config) -> html.Div:
+def shell(settings: DashboardConfig) -> html.Div:
+    """The page frame: navigation, the Pause button, the status line and the refresh timer (`[dashboard]`)."""
     links = [dcc.Link(p.TITLE, href=p.PATH, id=nav_id(p), style=NAV) for p in PAGES]
     return html.Div([
         dcc.Location(id="url"),
@@ -35,7 +36,7 @@ def shell(config: Config) -> html.Div:
         ], style={"display": "flex", "alignItems": "center", "gap": "8px", "margin": "8px 0"}),
         html.Div(id="status", style={"color": MUTED, "marginBottom": "10px"}),
         html.Div(id="page"),
-        dcc.Interval(id="refresh", interval=int(config.dashboard.refresh_seconds * 1000)),
+        dcc.Interval(id="refresh", interval=int(settings.refresh_seconds * 1000)),
     ], style={"fontFamily": "system-ui, sans-serif", "maxWidth": "1280px", "margin": "0 auto", "padding": "12px"})
 
 
@@ -56,7 +57,7 @@ def create_app(config: Config) -> Dash:
     ctx = Context.create(config)
     ctx.registry.snapshot()  # start reading MLflow now: the first page load should not wait for it
     app = Dash(__name__, title="isoguard", suppress_callback_exceptions=True, update_title=None)
-    app.layout = shell(config)
+    app.layout = shell(config.dashboard)
 
     @app.callback(Output("page", "children"), *[Output(nav_id(p), "style") for p in PAGES], Input("url", "pathname"))
     def _route(path):

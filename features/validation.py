@@ -38,7 +38,7 @@ from pyspark.sql import types as T
 
 from lakehouse.catalog import SPARK_TYPES
 from lakehouse.columns import DETAIL, PREFIX, RAW, REASON
-from lakehouse.config import Config, FieldSpec
+from lakehouse.config import Config, EventSchema, FieldSpec, SourceConfig
 
 CORRUPT = PREFIX + "corrupt_record"  # not Spark's default name: an event may carry a "_corrupt_record" field
 JSON = PREFIX + "json"
@@ -59,9 +59,9 @@ MAX_MICROS = 253_402_300_800 * 1_000_000 - 1
 EVENT_TIME_FORMS = "an ISO-8601 date-time with a time of day (zone optional, UTC if none) or epoch seconds as a JSON number"
 
 
-def _schema(config: Config, as_text: bool) -> T.StructType:
+def _schema(schema: EventSchema, as_text: bool) -> T.StructType:
     """The event schema for from_json, typed or (for diagnosis) every field as text."""
-    fields = [T.StructField(f.name, T.StringType() if as_text else SPARK_TYPES[f.type]) for f in config.schema.fields]
+    fields = [T.StructField(f.name, T.StringType() if as_text else SPARK_TYPES[f.type]) for f in schema.fields]
     return T.StructType(fields + [T.StructField(CORRUPT, T.StringType())])
 
 
@@ -90,11 +90,11 @@ def _nesting_depth(text: Column) -> Column:
     return F.when(openers > JSON_MAX_DEPTH, depth).otherwise(openers)  # the exact depth only where it can matter
 
 
-def _diagnosis(value: Column, config: Config) -> Column:
+def _diagnosis(value: Column, schema: EventSchema) -> Column:
     """Why a record failed the typed parse: evaluated only for those (rare) records."""
     def checks(text: Column) -> Column:
         found = [_problem(text.isNull() | text.getField(CORRUPT).isNotNull(), "malformed_json", "not a JSON object")]
-        for spec in config.schema.fields:
+        for spec in schema.fields:
             raw = text.getField(spec.name)
             found.append(_problem(raw.isNotNull() & raw.try_cast(CAST_TYPES[spec.type]).isNull(), "wrong_type",
                                   F.concat(F.lit(f"{spec.name}: expected {spec.type}, got "), F.substring(raw, 1, 80))))
@@ -105,7 +105,7 @@ def _diagnosis(value: Column, config: Config) -> Column:
     def parse_as_text(raw: Column) -> Column:
         too_deep = _problem(_nesting_depth(raw) > JSON_MAX_DEPTH, "too_deep",
                             f"JSON nested deeper than {JSON_MAX_DEPTH} levels (the limit of Spark's JSON parser)")
-        text = F.from_json(raw, _schema(config, as_text=True), {"columnNameOfCorruptRecord": CORRUPT})
+        text = F.from_json(raw, _schema(schema, as_text=True), {"columnNameOfCorruptRecord": CORRUPT})
         return F.coalesce(too_deep, _only_for(text, checks))
 
     return _only_for(value, parse_as_text)
@@ -118,15 +118,14 @@ def _duplicate_fields(keys: Column) -> Column:
                     F.concat(F.lit("fields given more than once: "), F.array_join(repeated, ", ")))
 
 
-def _event_time_form(value: Column, config: Config) -> Column:
+def _event_time_form(value: Column, name: str) -> Column:
     """An event time parsed from a form that is not accepted: a date without a time of day, epoch milliseconds.
 
     Spark reads a date alone ("2026-11-29", even "2026") as midnight, and any JSON
     number as epoch seconds (milliseconds then land in year 58881). Such values are
     exactly midnight or beyond year 9999, so only those records are parsed again, for
-    the field's text and whether it was a number.
+    the field's text and whether it was a number. `name` is the event-time field.
     """
-    name = config.schema.event_time
     micros = F.unix_micros(F.col(name))
     beyond = micros > MAX_MICROS  # (a time before year 1 is stale_event_time, whatever its form)
 
@@ -170,14 +169,14 @@ def _field_problems(spec: FieldSpec, value: Column) -> dict[str, list[Column]]:
 ORDER = ("missing_required", "non_finite", "out_of_range")
 
 
-def _event_time_problems(config: Config, ingested_at: Column, newest_event_time: Column | None = None) -> list[Column]:
+def _event_time_problems(name: str, source: SourceConfig, ingested_at: Column,
+                         newest_event_time: Column | None = None) -> list[Column]:
     """The event time against the ingestion time: too far ahead (a clock gone wrong) or behind (garbage or a lost replay).
 
     With `newest_event_time` (backfills: `source.event_time_bounds = "data"`) the stale
     bound counts from it, the newest event time stored so far, instead of the ingestion
-    time; null (nothing stored yet) means no stale bound.
+    time; null (nothing stored yet) means no stale bound. `name` is the event-time field.
     """
-    name, source = config.schema.event_time, config.source
     event_time = F.col(name)
 
     def offset(reference: Column) -> Column:
@@ -224,40 +223,42 @@ def validate(raw: DataFrame, config: Config, ingested_at: Column | None = None,
 
     `ingested_at` is when the stream took the records in (the event-time bounds are
     relative to it); by default the query's current time. `newest_event_time`, if
-    given, replaces it for the stale bound (backfills of history).
+    given, replaces it for the stale bound (backfills of history). Of `config`, only
+    the `[schema]` and `[source]` sections are read.
     """
+    schema, source = config.schema, config.source
     ingested_at = F.current_timestamp() if ingested_at is None else ingested_at
     value = F.col(RAW)
-    parsed = raw.withColumn(JSON, F.from_json(value, _schema(config, as_text=False), {"columnNameOfCorruptRecord": CORRUPT}))
+    parsed = raw.withColumn(JSON, F.from_json(value, _schema(schema, as_text=False), {"columnNameOfCorruptRecord": CORRUPT}))
     # Top-level keys: one scan of the text, shared by the duplicate- and the unknown-field check. A column of
     # its own, like the parse: used inline, each use would scan the text again.
     parsed = parsed.withColumn(KEYS, F.coalesce(F.json_object_keys(value), F.array().cast("array<string>")))
-    parsed = parsed.select("*", *[F.col(JSON).getField(f.name).alias(f.name) for f in config.schema.fields])
+    parsed = parsed.select("*", *[F.col(JSON).getField(f.name).alias(f.name) for f in schema.fields])
     corrupt = F.col(JSON).isNull() | F.col(JSON).getField(CORRUPT).isNotNull()
     keys = F.col(KEYS)
 
     checks = [
-        _problem(F.octet_length(value) > config.source.max_record_bytes, "oversized",
+        _problem(F.octet_length(value) > source.max_record_bytes, "oversized",
                  F.concat(F.lit("record is "), F.octet_length(value).cast("string"),
-                          F.lit(f" bytes, limit {config.source.max_record_bytes}"))),
+                          F.lit(f" bytes, limit {source.max_record_bytes}"))),
         # Before any parsing: from_json would accept the bytes, and delta-rs cannot read them back.
         _problem(~F.is_valid_utf8(value), "invalid_utf8", F.concat(
             F.lit("not valid UTF-8 (raw shows each invalid byte sequence as U+FFFD); the bytes in base64: "),
             F.base64(value.cast("binary")))),
         # A blank line never parses, so only the records that failed the parse are trimmed.
         F.when(corrupt, F.coalesce(_problem(F.btrim(value, F.lit(WHITESPACE)) == "", "empty_record", "empty line"),
-                                   _diagnosis(value, config))),
+                                   _diagnosis(value, schema))),
         _duplicate_fields(keys),
-        _event_time_form(value, config),
+        _event_time_form(value, schema.event_time),
     ]
     by_code: dict[str, list[Column]] = {code: [] for code in ORDER}
-    for spec in config.schema.fields:
+    for spec in schema.fields:
         for code, problems in _field_problems(spec, F.col(spec.name)).items():
             by_code[code].extend(problems)
     checks += [p for code in ORDER for p in by_code[code]]
-    checks += _event_time_problems(config, ingested_at, newest_event_time)
-    if config.source.unknown_fields == "reject":
-        known = F.array(*[F.lit(n) for n in config.schema.names])
+    checks += _event_time_problems(schema.event_time, source, ingested_at, newest_event_time)
+    if source.unknown_fields == "reject":
+        known = F.array(*[F.lit(n) for n in schema.names])
         unknown = F.array_except(keys, known)
         checks.append(_problem(F.size(unknown) > 0, "unknown_field",
                                F.concat(F.lit("unknown fields: "), F.array_join(unknown, ", "))))

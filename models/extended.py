@@ -40,6 +40,8 @@ import math
 
 import numpy as np
 
+from lakehouse.config import ModelConfig
+
 try:  # compiled scoring; numpy fallback below keeps the same results without numba
     from numba import njit
 except ImportError:  # pragma: no cover
@@ -84,6 +86,8 @@ _traverse = njit(cache=True, nogil=True)(_traverse) if njit else _traverse
 class ExtendedIsolationForest:
     """scikit-learn-style estimator: parameters in __init__, fit returns self, learned state ends in `_`.
 
+    The defaults are the `[model]` section's (lakehouse.config.ModelConfig), as the Estimator's are.
+
     Args:
         n_estimators: number of trees.
         max_samples: rows drawn (without replacement) for each tree.
@@ -92,8 +96,9 @@ class ExtendedIsolationForest:
         random_state: seed.
     """
 
-    def __init__(self, n_estimators: int = 100, max_samples: int = 256, extension_level: int = 1,
-                 max_features: float | int = 1.0, random_state: int = 0):
+    def __init__(self, n_estimators: int = ModelConfig.num_trees, max_samples: int = ModelConfig.max_samples,
+                 extension_level: int = ModelConfig.extension_level, max_features: float | int = ModelConfig.max_features,
+                 random_state: int = ModelConfig.seed):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.extension_level = extension_level

@@ -35,11 +35,17 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from sklearn.ensemble import IsolationForest as SkIsolationForest
 
-from lakehouse.config import ModelConfig
+from lakehouse.config import ModelConfig, field_default
 from models.explain import explainer_for
 from models.extended import ExtendedIsolationForest
 from models.sampling import draw_sample
 from models.thresholds import threshold_from_contamination
+
+
+# The Params that are [model] settings -> their ModelConfig field, whose default is theirs (written once, there).
+MODEL_PARAMS = {"numTrees": "num_trees", "maxSamples": "max_samples", "maxFeatures": "max_features",
+                "extensionLevel": "extension_level", "contamination": "contamination", "seed": "seed"}
+OUTPUT_COLS = {"scoreCol": "anomaly_score", "predictionCol": "is_anomaly", "explainCol": "top_features"}
 
 
 class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictionCol):
@@ -67,10 +73,8 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
 
     def __init__(self, *args):
         super().__init__(*args)
-        m = ModelConfig  # the one place the model's defaults are written
-        self._setDefault(numTrees=m.num_trees, maxSamples=m.max_samples, maxFeatures=m.max_features,
-                         extensionLevel=m.extension_level, contamination=m.contamination, seed=m.seed,
-                         scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features")
+        self._setDefault(**{param: field_default(ModelConfig, name) for param, name in MODEL_PARAMS.items()},
+                         **OUTPUT_COLS)
 
     def getExplainCol(self) -> str:
         return self.getOrDefault(self.explainCol)
@@ -131,10 +135,21 @@ class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, 
     @keyword_only
     def __init__(self, *, inputCols=None, featuresCol="features", numTrees=ModelConfig.num_trees,
                  maxSamples=ModelConfig.max_samples, maxFeatures=ModelConfig.max_features,
-                 extensionLevel=ModelConfig.extension_level, rowIdCol=None, weightCol=None, contamination=ModelConfig.contamination,
-                 seed=ModelConfig.seed, scoreCol="anomaly_score", predictionCol="is_anomaly", explainCol="top_features"):
+                 extensionLevel=ModelConfig.extension_level, rowIdCol=None, weightCol=None,
+                 contamination=ModelConfig.contamination, seed=ModelConfig.seed, scoreCol=OUTPUT_COLS["scoreCol"],
+                 predictionCol=OUTPUT_COLS["predictionCol"], explainCol=OUTPUT_COLS["explainCol"]):
         super().__init__()
         self._set(**self._input_kwargs)
+
+    @classmethod
+    def from_config(cls, model: ModelConfig, inputCols: list[str], **params) -> "IsolationForest":
+        """The Estimator with the `[model]` section's settings; `params` set any other Param (e.g. rowIdCol).
+
+        >>> IsolationForest.from_config(ModelConfig(num_trees=30), ["a", "b"]).getNumTrees()  # doctest: +SKIP
+        30
+        """
+        settings = {param: getattr(model, name) for param, name in MODEL_PARAMS.items()}
+        return cls(inputCols=list(inputCols), **settings, **params)
 
     def _fit(self, dataset: DataFrame) -> "IsolationForestModel":
         num_trees, max_samples = self.getNumTrees(), self.getMaxSamples()

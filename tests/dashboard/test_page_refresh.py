@@ -78,3 +78,18 @@ def test_overview_with_a_stream_but_no_model_yet(tmp_path):
     assert values["kpi-model-version"] == "none yet" and values["kpi-anomaly-rate"] == "–"
     assert values["kpi-events-per-s"] == "50"
     assert isinstance(values["overview-drift"], (type(None), html.Div))
+
+
+def test_the_page_frame_refreshes_as_often_as_the_dashboard_section_says():
+    """shell() needs only the [dashboard] section, not a whole Config."""
+    from dashboard.app import shell
+    from lakehouse.config import DashboardConfig
+
+    def components(node):
+        yield node
+        children = getattr(node, "children", None)
+        for child in children if isinstance(children, (list, tuple)) else [children] if children is not None else []:
+            yield from components(child)
+
+    timer = next(c for c in components(shell(DashboardConfig(refresh_seconds=0.5))) if getattr(c, "id", None) == "refresh")
+    assert timer.interval == 500

@@ -36,3 +36,12 @@ def test_same_seed_same_forest(data):
     a = ExtendedIsolationForest(n_estimators=10, random_state=5).fit(data).score_samples(data)
     b = ExtendedIsolationForest(n_estimators=10, random_state=5).fit(data).score_samples(data)
     np.testing.assert_array_equal(a, b)
+
+
+def test_defaults_are_the_model_sections():
+    """As the Spark Estimator: the [model] defaults (lakehouse.config.ModelConfig), not scikit-learn's 100 x 256."""
+    from lakehouse.config import ModelConfig
+
+    forest, m = ExtendedIsolationForest(), ModelConfig()
+    assert (forest.n_estimators, forest.max_samples, forest.extension_level, forest.max_features,
+            forest.random_state) == (m.num_trees, m.max_samples, m.extension_level, m.max_features, m.seed)

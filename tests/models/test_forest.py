@@ -163,3 +163,23 @@ def test_extension_level_beyond_the_features_is_a_clear_error(spark, blobs):
     _, df = blobs
     with pytest.raises(ValueError, match=r"extensionLevel must be in \[0, 2\] for 3 features, got 3"):
         IsolationForest(inputCols=["a", "b", "c"], numTrees=5, extensionLevel=3).fit(df)
+
+
+def test_the_estimator_defaults_are_the_model_sections():
+    """Params without a value take the [model] defaults (lakehouse.config.ModelConfig), written only there."""
+    from lakehouse.config import ModelConfig
+
+    estimator, m = IsolationForest(inputCols=["a"]), ModelConfig()
+    assert (estimator.getNumTrees(), estimator.getMaxSamples(), estimator.getMaxFeatures(),
+            estimator.getExtensionLevel(), estimator.getContamination(), estimator.getSeed()) == \
+        (m.num_trees, m.max_samples, m.max_features, m.extension_level, m.contamination, m.seed)
+
+
+def test_from_config_takes_every_model_setting():
+    from lakehouse.config import ModelConfig
+
+    m = ModelConfig(num_trees=7, max_samples=32, max_features=0.5, extension_level=0, contamination=0.02, seed=3)
+    estimator = IsolationForest.from_config(m, ["a", "b"], rowIdCol="row")
+    assert (estimator.getNumTrees(), estimator.getMaxSamples(), estimator.getMaxFeatures(),
+            estimator.getExtensionLevel(), estimator.getContamination(), estimator.getSeed()) == (7, 32, 0.5, 0, 0.02, 3)
+    assert estimator.getInputCols() == ["a", "b"] and estimator.getOrDefault("rowIdCol") == "row"
