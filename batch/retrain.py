@@ -150,7 +150,7 @@ def retrain(spark: SparkSession, config: Config, day: date | None, force: bool =
             registry.promote(config, version)
         else:
             registry.set_alias(config, version, registry.CHALLENGER)
-        registry.tag_version(config, version, {registry.DECISION_TAG: decision.summary})
+        registry.tag_version(config, version, {registry.TAG_GATE_DECISION: decision.summary})
         log.warning("%s version %s (threshold %.4f, window %s): %s", config.model.name, version, model.threshold_,
                     window.label, decision.summary)
         maintenance.maintain(spark, config, day, training, window.label, window.events_version)
