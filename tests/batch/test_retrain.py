@@ -140,7 +140,7 @@ def test_the_first_model_is_promoted_with_its_exclusions_reported(first):
     assert metrics[registry.excluded_metric("flagged")] == 0, "nothing was scored yet"
     assert metrics[registry.excluded_metric("total")] == 1 + first["expected_labelled"]
     out = first["stdout"]
-    assert f"excluded {int(metrics[registry.excluded_metric("total")])} (quarantined 1, labelled {first['expected_labelled']}, " \
+    assert f"excluded {int(metrics[registry.excluded_metric('total')])} (quarantined 1, labelled {first['expected_labelled']}, " \
            f"flagged 0)" in out
     assert f"version {v1}" in out and "promoted: first model, nothing to compare with" in out
 
