@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from mlflow.exceptions import MlflowException
-
 from lakehouse.config import Config
 from models import registry
 from models.registry import ModelVersionInfo
@@ -70,6 +68,8 @@ class Registry:
 
 def model_versions(config: Config) -> Registry:
     """Every registered version of config.model.name, newest first (reads MLflow now)."""
+    from mlflow.exceptions import MlflowException  # here, off the dashboard's start: importing MLflow takes seconds
+
     now = datetime.now(timezone.utc)
     try:
         return Registry(registry.list_versions(config), now)

@@ -7,7 +7,7 @@ file, which builds an `IsoguardPyfunc` from this module. Loading therefore
 needs isoguard importable, as it did when the object was pickled by reference.
 
 Versions registered before carry a cloudpickled `models.registry.IsoguardPyfunc`;
-models.registry re-exports this class under that name so they still load.
+models.registry resolves that name to this class so they still load.
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ import pandas as pd
 from features.engineering import feature_matrix
 
 FOREST_ARTIFACT, META_ARTIFACT = "forest", "meta"  # names of the version's artifacts in the pyfunc context
-CODE_PATH = str(Path(__file__).with_name("pyfunc_code.py"))  # the file MLflow logs as the model's code
 
 
 class IsoguardPyfunc(mlflow.pyfunc.PythonModel):

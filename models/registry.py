@@ -12,7 +12,11 @@ names below are the only place they are spelled, and readers get typed objects
 
 The pyfunc is logged from code (models.pyfunc_code, MLflow's "models from
 code"), not cloudpickled. Versions logged before hold a pickled
-`models.registry.IsoguardPyfunc`; the name is re-exported here so they load.
+`models.registry.IsoguardPyfunc`; the name still resolves here so they load.
+
+Importing this module is cheap: MLflow, scikit-learn and Spark ML are imported
+by the functions that use them (about 3 s on first use), so the dashboard can
+read the vocabulary at start and MLflow only in its watcher thread.
 """
 from __future__ import annotations
 
@@ -22,21 +26,14 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
-
-import joblib
-import mlflow
-import numpy as np
-import pandas as pd
-import sklearn
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING, Mapping
 
 from lakehouse.config import Config
-from lakehouse.tracking import store_client
-from models.forest import IsolationForestModel
-from models.pyfunc import CODE_PATH, FOREST_ARTIFACT, META_ARTIFACT
-from models.pyfunc import IsoguardPyfunc  # noqa: F401 - versions pickled before models from code name it here
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from models.forest import IsolationForestModel
 
 # Aliases of the registered model.
 CHAMPION = "champion"
@@ -67,8 +64,21 @@ METRIC_CHAMPION_SCORE_SHIFT = "champion_score_shift"
 PARAM_TRAINING_WINDOW, PARAM_EVENTS_VERSION = TAG_TRAINING_WINDOW, TAG_EVENTS_VERSION
 
 # What register_model hands mlflow.pyfunc.log_model as python_model: the path of the code file (models from code).
-PYFUNC_MODEL = CODE_PATH
+PYFUNC_MODEL = str(Path(__file__).with_name("pyfunc_code.py"))
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str):
+    """`models.registry.IsoguardPyfunc`, the name versions pickled before models from code were saved under.
+
+    Resolved on first use, so that importing the vocabulary above (the dashboard
+    does, at start) does not import MLflow, scikit-learn and Spark ML (seconds).
+    """
+    if name == "IsoguardPyfunc":
+        from models.pyfunc import IsoguardPyfunc
+
+        return IsoguardPyfunc
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def holdout_metric(name: str, champion: bool = False) -> str:
@@ -154,6 +164,10 @@ class LoadedModel:
 
 
 def client_for(config: Config) -> MlflowClient:
+    import mlflow
+
+    from lakehouse.tracking import store_client
+
     mlflow.set_tracking_uri(config.tracking_uri)
     return store_client(config.tracking_uri)
 
@@ -182,6 +196,14 @@ def register_model(
     TAG_TRAINING_WINDOW; `artifacts` (run-relative path -> matplotlib figure or
     dict) are logged to the same run. The pyfunc is logged from code (PYFUNC_MODEL).
     """
+    import joblib
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    import sklearn
+
+    from models.pyfunc import FOREST_ARTIFACT, META_ARTIFACT
+
     client = client_for(config)
     meta = {
         "features": model.features,
@@ -266,6 +288,10 @@ def list_versions(config: Config) -> tuple[ModelVersionInfo, ...]:
     """
     if _no_store_yet(config):
         return ()
+    from mlflow.exceptions import MlflowException
+
+    from lakehouse.tracking import store_client
+
     client, name = store_client(config.tracking_uri), config.model.name
     try:
         aliases: dict[str, list[str]] = {}
@@ -282,6 +308,8 @@ def list_versions(config: Config) -> tuple[ModelVersionInfo, ...]:
 
 def alias_version(config: Config, alias: str = CHAMPION) -> str | None:
     """The version an alias points to, or None when there is none yet."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return str(client_for(config).get_model_version_by_alias(config.model.name, alias).version)
     except MlflowException as exc:
@@ -292,6 +320,10 @@ def alias_version(config: Config, alias: str = CHAMPION) -> str | None:
 
 def load_version(config: Config, version: str) -> LoadedModel:
     """Load one registered version as a Spark IsolationForestModel."""
+    import mlflow
+
+    from models.forest import IsolationForestModel
+
     client_for(config)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{config.model.name}/{version}").unwrap_python_model()
     meta = pyfunc.meta_
