@@ -42,7 +42,7 @@ CHALLENGER = "challenger"
 # Version tags.
 TAG_FEATURES = "features"  # comma-separated, in scoring order
 TAG_THRESHOLD = "threshold"  # repr of the float
-TAG_TRAINING_WINDOW = "training_window"  # the retrain's window label: a date, or "all"
+TAG_TRAINING_WINDOW = "training_window"  # the retrain's window label: a date, or batch.window.ALL
 TAG_TRAINING_START = "training_start"  # ISO UTC event time of the first and last training event
 TAG_TRAINING_END = "training_end"
 TAG_EVENTS_VERSION = "events_version"  # Delta version of `events` the window was read at
