@@ -1,7 +1,8 @@
 """Challenger versus champion on the holdout, and what of it goes to MLflow.
 
-Metric names (run metrics of the registered version): `holdout_<m>` for the
-new model, `champion_holdout_<m>` for the champion on the same events, where
+Metric names (run metrics of the registered version, spelled by
+models.registry): `holdout_<m>` for the new model, `champion_holdout_<m>` for
+the champion on the same events (`registry.holdout_metric`), where
 <m> is rows, alert_rate, labelled, positives and, where labels exist,
 precision, recall, f1, roc_auc, average_precision; `score_shift` is the
 Kolmogorov-Smirnov statistic between the new model's scores on its training
@@ -59,11 +60,12 @@ class Comparison:
         return self.champion.report if self.champion else None
 
     def metrics(self) -> dict[str, float]:
-        out = {f"holdout_{k}": v for k, v in self.challenger.metrics().items()}
-        out["score_shift"] = ks_statistic(self.on_training.profile.rows, self.challenger.profile.rows)
+        out = {registry.holdout_metric(k): v for k, v in self.challenger.metrics().items()}
+        out[registry.METRIC_SCORE_SHIFT] = ks_statistic(self.on_training.profile.rows, self.challenger.profile.rows)
         if self.champion_report:
-            out.update({f"champion_holdout_{k}": v for k, v in self.champion_report.metrics().items()})
-            out["champion_score_shift"] = ks_statistic(self.champion_report.profile.rows, self.challenger.profile.rows)
+            out.update({registry.holdout_metric(k, champion=True): v for k, v in self.champion_report.metrics().items()})
+            out[registry.METRIC_CHAMPION_SCORE_SHIFT] = ks_statistic(self.champion_report.profile.rows,
+                                                                     self.challenger.profile.rows)
         return {name: value for name, value in out.items() if not math.isnan(value)}
 
     def artifacts(self, decision: GateDecision, excluded: dict[str, int]) -> dict[str, object]:
@@ -74,7 +76,7 @@ class Comparison:
         histogram = dict(reports, **{"new model on its training rows": self.on_training})
         out: dict[str, object] = {
             "evaluation/score_histogram.png": plots.score_histogram(histogram),
-            "evaluation/summary.json": {"gate_decision": decision.summary, "excluded": excluded,
+            "evaluation/summary.json": {registry.TAG_GATE_DECISION: decision.summary, "excluded": excluded,
                                         "metrics": self.metrics()},
         }
         if any(r.has_labels for r in reports.values()):

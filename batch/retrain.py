@@ -150,7 +150,7 @@ def retrain(spark: SparkSession, config: Config, day: date | None, force: bool =
             registry.promote(config, version)
         else:
             registry.set_alias(config, version, registry.CHALLENGER)
-        registry.tag_version(config, version, {registry.DECISION_TAG: decision.summary})
+        registry.tag_version(config, version, {registry.TAG_GATE_DECISION: decision.summary})
         log.warning("%s version %s (threshold %.4f, window %s): %s", config.model.name, version, model.threshold_,
                     window.label, decision.summary)
         maintenance.maintain(spark, config, day, training, window.label, window.events_version)
@@ -168,13 +168,15 @@ def register(model, config: Config, window: TrainingWindow, span, cutoff: dateti
     training = {"window": window.label, "events_version": window.events_version, "rows": span.rows,
                 "sample_rows": model.sample_size_, "start": span.start, "end": span.end,
                 "holdout_start": holdout_start, "excluded": excluded}
-    metrics = {"training_rows": span.rows, "sample_rows": model.sample_size_,
-               "threshold_labelled_events": calibration.labelled, "threshold_labelled_anomalies": calibration.anomalies,
-               **{f"excluded_{reason}": count for reason, count in excluded.items()}, **comparison.metrics()}
-    params = {"training_window": window.label, "events_version": window.events_version,
+    metrics = {registry.METRIC_TRAINING_ROWS: span.rows, registry.METRIC_SAMPLE_ROWS: model.sample_size_,
+               registry.METRIC_THRESHOLD_LABELLED_EVENTS: calibration.labelled,
+               registry.METRIC_THRESHOLD_LABELLED_ANOMALIES: calibration.anomalies,
+               **{registry.excluded_metric(reason): count for reason, count in excluded.items()}, **comparison.metrics()}
+    params = {registry.PARAM_TRAINING_WINDOW: window.label, registry.PARAM_EVENTS_VERSION: window.events_version,
               **{f"retrain_{key}": value for key, value in asdict(config.retrain).items()}}
-    tags = {"training_start": span.start, "training_end": span.end, "events_version": window.events_version,
-            "holdout_start": holdout_start, "threshold_source": calibration.describe()}
+    tags = {registry.TAG_TRAINING_START: span.start, registry.TAG_TRAINING_END: span.end,
+            registry.TAG_EVENTS_VERSION: window.events_version, registry.TAG_HOLDOUT_START: holdout_start,
+            registry.TAG_THRESHOLD_SOURCE: calibration.describe()}
     return registry.register_model(model, config, training, metrics, params, tags,
                                    comparison.artifacts(decision, excluded))
 

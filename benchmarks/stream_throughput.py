@@ -67,7 +67,7 @@ def register_champion(spark, config: Config) -> IsolationForestModel:
     features = list(config.features)
     model = IsolationForest(inputCols=features, numTrees=config.model.num_trees, maxSamples=config.model.max_samples,
                             contamination=config.model.contamination, seed=1).fit(spark.createDataFrame(train_events[features]))
-    registry.set_alias(config, registry.register_model(model, config, {"window": "benchmark"}, {"training_rows": 100_000}))
+    registry.set_alias(config, registry.register_model(model, config, {"window": "benchmark"}, {registry.METRIC_TRAINING_ROWS: 100_000}))
     return model
 
 

@@ -1,8 +1,9 @@
-"""The model's versions as MLflow holds them: metrics, aliases, training window, gate decisions.
+"""The model's versions as the dashboard shows them: a fresh snapshot, and the text of its cells.
 
-`model_versions(config)` reads MLflow once (notebooks use it). `RegistryWatcher`
-keeps a snapshot fresh in a background thread, so a dashboard refresh never
-waits for the tracking server.
+models.registry reads MLflow and names every tag and metric; this module only
+keeps its answer fresh and formats it. `model_versions(config)` reads once
+(notebooks use it). `RegistryWatcher` keeps a snapshot fresh in a background
+thread, so a dashboard refresh never waits for the tracking server.
 """
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 from lakehouse.config import Config
+from models import registry
+from models.registry import ModelVersionInfo
 
-TAGS = ("training_window", "training_start", "training_end", "events_version", "gate_decision", "promoted_at",
-        "threshold", "features")
-METRICS = ("holdout_roc_auc", "holdout_average_precision", "holdout_f1", "holdout_alert_rate", "training_rows")
+# The run metrics the Models page shows, in its column order (a version shows those it has).
+DISPLAY_METRICS = tuple(registry.holdout_metric(m) for m in ("roc_auc", "average_precision", "f1", "alert_rate")) \
+    + (registry.METRIC_TRAINING_ROWS,)
+COUNT_METRICS = frozenset({registry.METRIC_TRAINING_ROWS})  # shown as whole numbers
 
 
 def _minute(stamp: str | None) -> str | None:
@@ -31,72 +34,46 @@ def _minute(stamp: str | None) -> str | None:
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
-@dataclass(frozen=True)
-class ModelVersion:
-    version: str
-    aliases: tuple[str, ...]
-    registered_at: datetime
-    tags: dict[str, str]
-    metrics: dict[str, float]
+def window_text(version: ModelVersionInfo) -> str:
+    """'2026-11-20 (2026-11-20 00:00 to 2026-11-20 23:49)': the window label and its event-time span, as recorded."""
+    window = version.training_window
+    start, end = _minute(version.training_start), _minute(version.training_end)
+    span = f"{start} to {end}" if start and end else ""
+    return f"{window} ({span})" if window and span else window or span
 
-    @property
-    def training_window(self) -> str:
-        window = self.tags.get("training_window", "")
-        start, end = (_minute(self.tags.get(t)) for t in ("training_start", "training_end"))
-        span = f"{start} to {end}" if start and end else ""
-        return f"{window} ({span})" if window and span else window or span
 
-    @property
-    def promoted_at(self) -> str | None:
-        """When it became champion (UTC, to the minute), where the retrain recorded it."""
-        return _minute(self.tags.get("promoted_at"))
+def promoted_text(version: ModelVersionInfo) -> str | None:
+    """When it became champion (UTC, to the minute), where the retrain recorded it."""
+    return _minute(version.promoted_at)
 
 
 @dataclass(frozen=True)
 class Registry:
-    """What the registry held at `read_at`; `error` says why it could not be read."""
-    versions: tuple[ModelVersion, ...] = ()
+    """What the registry held at `read_at`, newest version first; `error` says why it could not be read."""
+    versions: tuple[ModelVersionInfo, ...] = ()
     read_at: datetime | None = None
     error: str | None = None
 
-    def alias(self, name: str) -> ModelVersion | None:
+    def alias(self, name: str) -> ModelVersionInfo | None:
         return next((v for v in self.versions if name in v.aliases), None)
 
+    @property
+    def champion(self) -> ModelVersionInfo | None:
+        return self.alias(registry.CHAMPION)
 
-def _no_store_yet(config: Config) -> bool:
-    """A local SQLite store that does not exist yet: read nothing rather than create it."""
-    uri = config.tracking_uri
-    return uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists()
+    @property
+    def challenger(self) -> ModelVersionInfo | None:
+        return self.alias(registry.CHALLENGER)
 
 
 def model_versions(config: Config) -> Registry:
     """Every registered version of config.model.name, newest first (reads MLflow now)."""
+    from mlflow.exceptions import MlflowException  # here, off the dashboard's start: importing MLflow takes seconds
+
     now = datetime.now(timezone.utc)
-    if _no_store_yet(config):
-        return Registry(read_at=now)
-    from mlflow.exceptions import MlflowException
-
-    from lakehouse.tracking import store_client
-
-    client = store_client(config.tracking_uri)
-    name = config.model.name
     try:
-        aliases: dict[str, list[str]] = {}
-        for alias, version in client.get_registered_model(name).aliases.items():
-            aliases.setdefault(str(version), []).append(alias)
-        found = client.search_model_versions(f"name='{name}'")
-        versions = []
-        for v in sorted(found, key=lambda v: int(v.version), reverse=True):
-            metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
-            versions.append(ModelVersion(
-                version=str(v.version), aliases=tuple(sorted(aliases.get(str(v.version), []))),
-                registered_at=datetime.fromtimestamp(v.creation_timestamp / 1000, timezone.utc),
-                tags={k: v.tags[k] for k in TAGS if k in v.tags},
-                metrics={k: metrics[k] for k in METRICS if k in metrics}))
-        return Registry(tuple(versions), now)
+        return Registry(registry.list_versions(config), now)
     except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return Registry(read_at=now)
         return Registry(read_at=now, error=str(exc).splitlines()[0])
 
 

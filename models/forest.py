@@ -35,6 +35,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from sklearn.ensemble import IsolationForest as SkIsolationForest
 
+from features.engineering import feature_matrix, impute
 from lakehouse.config import ModelConfig, field_default
 from models.explain import explainer_for
 from models.extended import ExtendedIsolationForest
@@ -117,10 +118,14 @@ class _IsolationForestParams(HasFeaturesCol, HasInputCols, HasSeed, HasPredictio
 
 
 def to_matrix(columns) -> np.ndarray:
-    """pandas columns (numbers, or one column of arrays) -> a float64 matrix."""
+    """pandas columns (numbers, or one column of arrays) -> a float64 matrix, missing values imputed.
+
+    Spark hands a pandas UDF nulls as NaN; `impute` (features.engineering) fills
+    them as the pandas scorer and the MLflow pyfunc do.
+    """
     if len(columns) == 1 and columns[0].dtype == object:
-        return np.vstack(columns[0].to_numpy()).astype("float64", copy=False)
-    return np.column_stack([c.to_numpy(dtype="float64") for c in columns])
+        return impute(np.vstack(columns[0].to_numpy()).astype("float64", copy=False))
+    return impute(np.column_stack([c.to_numpy(dtype="float64") for c in columns]))
 
 
 class IsolationForest(Estimator, _IsolationForestParams, DefaultParamsReadable, DefaultParamsWritable):
@@ -216,8 +221,8 @@ class IsolationForestModel(Model, _IsolationForestParams, MLReadable, MLWritable
         return list(self.getInputCols()) if self.isSet(self.inputCols) else []
 
     def score_pandas(self, frame: pd.DataFrame) -> np.ndarray:
-        """Scores for a pandas frame holding the input columns (no Spark needed)."""
-        return -self.forest_.score_samples(frame[self.features].to_numpy(dtype="float64"))
+        """Scores for a pandas frame holding the input columns (no Spark needed), missing values imputed."""
+        return -self.forest_.score_samples(feature_matrix(frame, self.features))
 
     def _forest_broadcast(self, spark):
         """The trees, shipped to the executors once per model."""

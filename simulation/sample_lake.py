@@ -26,6 +26,7 @@ from deltalake import write_deltalake
 from sklearn.ensemble import IsolationForest as SkIsolationForest
 
 from dashboard.delta import arrow_schema
+from features.engineering import feature_matrix
 from lakehouse.catalog import TABLE_PROPERTIES, tables
 from lakehouse.cli import UsageError, run_cli
 from lakehouse.config import Config, load_config
@@ -59,21 +60,20 @@ def write(config: Config, name: str, frame: pd.DataFrame) -> None:
 def fit_version(config: Config, features: pd.DataFrame, seed: int, training: dict, metrics: dict,
                 tags: dict) -> SampleVersion:
     """Fit a small forest, register it with the project's registry code, tag it like the nightly job."""
-    X = features[list(config.features)].to_numpy(dtype="float64")
+    X = feature_matrix(features, config.features)
     forest = SkIsolationForest(n_estimators=50, max_samples=128, random_state=seed).fit(X)
     threshold = float(np.quantile(-forest.score_samples(X), 1 - config.model.contamination))
     model = IsolationForestModel(forest=forest, threshold=threshold)
     model.setInputCols(list(config.features))
     model._set(numTrees=50, maxSamples=128, contamination=config.model.contamination)
     version = registry.register_model(model, config, training, metrics)
-    client = registry.client_for(config)
-    for key, value in {"training_start": training["start"], "training_end": training["end"], **tags}.items():
-        client.set_model_version_tag(config.model.name, version, key, value)
+    registry.tag_version(config, version, {registry.TAG_TRAINING_START: training["start"],
+                                           registry.TAG_TRAINING_END: training["end"], **tags})
     return SampleVersion(version, forest, threshold)
 
 
 def score(config: Config, events: pd.DataFrame, model: SampleVersion) -> pd.DataFrame:
-    X = events[list(config.features)].to_numpy(dtype="float64")
+    X = feature_matrix(events, config.features)
     scores = -model.forest.score_samples(X)
     flagged = scores >= model.threshold
     top = np.full(len(events), None, dtype=object)
@@ -143,20 +143,22 @@ def build(config: Config) -> dict:
     half = START + timedelta(minutes=MINUTES / 2)
     train = events[(truth.kind == "normal").to_numpy() & (events[s.event_time] < half).to_numpy()]
     window = {"window": "2026-11-19", "start": "2026-11-19T00:00:00+00:00", "end": "2026-11-19T23:59:59+00:00"}
-    v1 = fit_version(config, train, 1, window, {"training_rows": len(train)}, {"gate_decision": "promoted: first model"})
+    rows, holdout, decision = registry.METRIC_TRAINING_ROWS, registry.holdout_metric, registry.TAG_GATE_DECISION
+    v1 = fit_version(config, train, 1, window, {rows: len(train)}, {decision: "promoted: first model"})
     v2 = fit_version(config, train, 2, {**window, "window": "2026-11-20", "start": "2026-11-20T00:00:00+00:00",
                                         "end": "2026-11-20T23:49:59+00:00"},
-                     {"training_rows": len(train), "holdout_roc_auc": 0.94, "holdout_average_precision": 0.61,
-                      "holdout_f1": 0.58, "holdout_alert_rate": 0.011},
-                     {"events_version": "12", "gate_decision": "promoted: holdout_average_precision 0.61 >= champion 0.55",
-                      "promoted_at": half.isoformat()})
+                     {rows: len(train), holdout("roc_auc"): 0.94, holdout("average_precision"): 0.61,
+                      holdout("f1"): 0.58, holdout("alert_rate"): 0.011},
+                     {registry.TAG_EVENTS_VERSION: "12", registry.TAG_PROMOTED_AT: half.isoformat(),
+                      decision: "promoted: holdout_average_precision 0.61 >= champion 0.55"})
     v3 = fit_version(config, train, 3, {"window": "2026-11-21", "start": "2026-11-21T00:00:00+00:00",
                                         "end": "2026-11-21T00:14:59+00:00"},
-                     {"training_rows": len(train), "holdout_roc_auc": 0.90, "holdout_average_precision": 0.49,
-                      "holdout_f1": 0.47, "holdout_alert_rate": 0.02},
-                     {"events_version": "13", "gate_decision": "rejected: holdout_average_precision 0.49 < champion 0.61"})
+                     {rows: len(train), holdout("roc_auc"): 0.90, holdout("average_precision"): 0.49,
+                      holdout("f1"): 0.47, holdout("alert_rate"): 0.02},
+                     {registry.TAG_EVENTS_VERSION: "13",
+                      decision: "rejected: holdout_average_precision 0.49 < champion 0.61"})
     registry.set_alias(config, v2.version, registry.CHAMPION)
-    registry.set_alias(config, v3.version, "challenger")
+    registry.set_alias(config, v3.version, registry.CHALLENGER)
 
     ingested = events[s.event_time] + pd.to_timedelta(0.8, unit="s")
     scored = pd.concat([score(config, events[events[s.event_time] < half], v1),

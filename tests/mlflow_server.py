@@ -70,6 +70,6 @@ def register_champion(config, seed: int) -> str:
     X = np.random.default_rng(seed).normal(50, 5, size=(300, len(features)))
     forest = SkIsolationForest(n_estimators=10, max_samples=64, random_state=seed).fit(X)
     model = IsolationForestModel(forest=forest, threshold=0.6).setInputCols(features)
-    version = registry.register_model(model, config, {"window": f"seed {seed}"}, {"training_rows": 300})
+    version = registry.register_model(model, config, {"window": f"seed {seed}"}, {registry.METRIC_TRAINING_ROWS: 300})
     registry.promote(config, version)
     return version

@@ -8,7 +8,8 @@ from dashboard.components import MUTED, empty_state, number, table, when
 from dashboard.context import Context
 from dashboard.figures import empty_figure, score_distribution_figure
 from dashboard.pages import on_refresh
-from dashboard.registry_view import METRICS, Registry
+from dashboard.registry_view import COUNT_METRICS, DISPLAY_METRICS, Registry, promoted_text, window_text
+from models.registry import CHAMPION
 
 PATH, TITLE = "/models", "Models"
 DISTRIBUTION_HOURS = 24
@@ -25,15 +26,14 @@ def layout(ctx: Context) -> html.Div:
 
 def versions_frame(registry: Registry) -> pd.DataFrame:
     """One row per version: role, dates, training window, gate decision, threshold and the metrics it has."""
-    metrics = [m for m in METRICS if any(m in v.metrics for v in registry.versions)]
+    metrics = [m for m in DISPLAY_METRICS if any(m in v.metrics for v in registry.versions)]
     rows = []
     for v in registry.versions:
         row = {"version": f"v{v.version}", "role": ", ".join(v.aliases), "registered (UTC)": when(v.registered_at),
-               "promoted": v.promoted_at or "", "gate decision": v.tags.get("gate_decision", ""),
-               "training window": v.training_window, "threshold": number(
-                   float(v.tags["threshold"]) if "threshold" in v.tags else None, "{:.4f}")}
+               "promoted": promoted_text(v) or "", "gate decision": v.gate_decision or "",
+               "training window": window_text(v), "threshold": number(v.threshold, "{:.4f}")}
         for m in metrics:
-            row[m] = number(v.metrics.get(m), "{:,.0f}" if m == "training_rows" else "{:.3f}")
+            row[m] = number(v.metrics.get(m), "{:,.0f}" if m in COUNT_METRICS else "{:.3f}")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -48,14 +48,13 @@ def refresh(ctx: Context) -> dict[str, object]:
     elif not registry.versions:
         summary, versions = ctx.no_model(), empty_state(ctx.no_model(), "models-empty")
     else:
-        champion, challenger = registry.alias("champion"), registry.alias("challenger")
+        champion, challenger = registry.champion, registry.challenger
         summary = (f"{len(registry.versions)} versions of {ctx.config.model.name}; champion: "
                    f"{'v' + champion.version if champion else 'none'}; challenger: "
                    f"{'v' + challenger.version if challenger else 'none'}")
         versions = table("models-table", versions_frame(registry), page_size=20, style_data_conditional=[
-            {"if": {"filter_query": '{role} contains "champion"'}, "backgroundColor": "#eef7ee"}])
-    thresholds = {v.version: float(v.tags["threshold"]) for v in (registry.versions if registry else ())
-                  if "threshold" in v.tags}
+            {"if": {"filter_query": f'{{role}} contains "{CHAMPION}"'}, "backgroundColor": "#eef7ee"}])
+    thresholds = {v.version: v.threshold for v in (registry.versions if registry else ()) if v.threshold is not None}
     if not histograms:
         message = ctx.no_scores() if ctx.reader.exists("events") else ctx.no_data()
         figure = empty_figure(message, height=360)

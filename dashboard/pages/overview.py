@@ -10,6 +10,7 @@ from dashboard.context import Context
 from dashboard.figures import empty_figure, rate_figure
 from dashboard.pages import on_refresh
 from dashboard.kpis import Kpis, kpis
+from dashboard.registry_view import promoted_text, window_text
 
 PATH, TITLE = "/", "Overview"
 CARDS = [
@@ -54,11 +55,11 @@ def model_detail(ctx: Context, stream_version: str | None) -> str:
         return "reading the model registry…"
     if registry.error:
         return f"model registry unavailable: {registry.error}"
-    champion = registry.alias("champion")
+    champion = registry.champion
     if champion is None:
         return ctx.no_model()
-    text = (f"champion v{champion.version}, trained on {champion.training_window or 'an unrecorded window'}, "
-            f"promoted {champion.promoted_at or 'at registration ' + when(champion.registered_at)} UTC")
+    text = (f"champion v{champion.version}, trained on {window_text(champion) or 'an unrecorded window'}, "
+            f"promoted {promoted_text(champion) or 'at registration ' + when(champion.registered_at)} UTC")
     if stream_version and stream_version != champion.version:
         text += f"; the stream still scores with v{stream_version} until it picks up the new champion"
     return text

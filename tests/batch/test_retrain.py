@@ -37,14 +37,12 @@ def midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
-def versions(config) -> dict[str, dict]:
-    client = MlflowClient(config.tracking_uri)
-    return {str(v.version): v.tags for v in client.search_model_versions(f"name = '{config.model.name}'")}
+def versions(config) -> dict[str, registry.ModelVersionInfo]:
+    return {v.version: v for v in registry.list_versions(config)}
 
 
 def run_metrics(config, version) -> dict[str, float]:
-    client = MlflowClient(config.tracking_uri)
-    return client.get_run(client.get_model_version(config.model.name, version).run_id).data.metrics
+    return versions(config)[version].metrics
 
 
 @contextlib.contextmanager
@@ -137,35 +135,35 @@ def test_the_first_model_is_promoted_with_its_exclusions_reported(first):
     config, v1 = first["config"], first["v1"]
     assert v1 is not None
     metrics = run_metrics(config, v1)
-    assert metrics["excluded_quarantined"] == 1
-    assert metrics["excluded_labelled"] == first["expected_labelled"] >= 2
-    assert metrics["excluded_flagged"] == 0, "nothing was scored yet"
-    assert metrics["excluded_total"] == 1 + first["expected_labelled"]
+    assert metrics[registry.excluded_metric("quarantined")] == 1
+    assert metrics[registry.excluded_metric("labelled")] == first["expected_labelled"] >= 2
+    assert metrics[registry.excluded_metric("flagged")] == 0, "nothing was scored yet"
+    assert metrics[registry.excluded_metric("total")] == 1 + first["expected_labelled"]
     out = first["stdout"]
-    assert f"excluded {int(metrics['excluded_total'])} (quarantined 1, labelled {first['expected_labelled']}, " \
+    assert f"excluded {int(metrics[registry.excluded_metric('total')])} (quarantined 1, labelled {first['expected_labelled']}, " \
            f"flagged 0)" in out
     assert f"version {v1}" in out and "promoted: first model, nothing to compare with" in out
 
 
 def test_the_version_records_window_data_version_threshold_and_decision(first):
     config, v1 = first["config"], first["v1"]
-    tags = versions(config)[v1]
-    assert tags["training_window"] == D1.isoformat()
-    assert tags["events_version"] == str(first["events_version"])
-    assert tags["training_start"].startswith("2026-11-18T00:") and tags["training_end"].startswith("2026-11-18T")
-    assert tags["training_start"] < tags["holdout_start"]
-    assert tags["features"] == ",".join(config.features) and 0 < float(tags["threshold"]) < 1
-    assert tags["gate_decision"] == "promoted: first model, nothing to compare with"
-    assert datetime.fromisoformat(tags["promoted_at"]).tzinfo is not None
+    version = versions(config)[v1]
+    assert version.training_window == D1.isoformat()
+    assert version.events_version == first["events_version"]
+    assert version.training_start.startswith("2026-11-18T00:") and version.training_end.startswith("2026-11-18T")
+    assert version.training_start < version.tags[registry.TAG_HOLDOUT_START]
+    assert version.features == tuple(config.features) and 0 < version.threshold < 1
+    assert version.gate_decision == "promoted: first model, nothing to compare with"
+    assert datetime.fromisoformat(version.promoted_at).tzinfo is not None
     metrics = run_metrics(config, v1)
     day_rows = len(first["days"][D1])
     # Training rows, exclusions and holdout partition exactly the day's events at the recorded version.
-    assert metrics["training_rows"] + metrics["excluded_total"] + metrics["holdout_rows"] == day_rows
-    assert 0.15 <= metrics["holdout_rows"] / day_rows <= 0.25
-    for name in ("holdout_roc_auc", "holdout_average_precision", "holdout_f1", "holdout_precision", "holdout_recall",
-                 "holdout_alert_rate", "score_shift", "sample_rows"):
+    assert metrics[registry.METRIC_TRAINING_ROWS] + metrics[registry.excluded_metric("total")] + metrics[registry.holdout_metric("rows")] == day_rows
+    assert 0.15 <= metrics[registry.holdout_metric("rows")] / day_rows <= 0.25
+    for name in (*map(registry.holdout_metric, ("roc_auc", "average_precision", "f1", "precision", "recall",
+                                                "alert_rate")), registry.METRIC_SCORE_SHIFT, registry.METRIC_SAMPLE_ROWS):
         assert name in metrics, name
-    assert metrics["holdout_roc_auc"] > 0.8, "the generator's truth files label the holdout"
+    assert metrics[registry.holdout_metric("roc_auc")] > 0.8, "the generator's truth files label the holdout"
 
 
 def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
@@ -176,16 +174,17 @@ def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
 
 def test_with_enough_labels_the_threshold_is_the_best_f1_one_before_the_holdout(first):
     config, v1 = first["config"], first["v1"]
-    tags, metrics = versions(config)[v1], run_metrics(config, v1)
-    assert tags["threshold_source"].startswith("labels: best F1 on ")
-    assert metrics["threshold_labelled_anomalies"] >= config.retrain.min_labelled_anomalies
+    version = versions(config)[v1]
+    tags, metrics = version.tags, version.metrics
+    assert tags[registry.TAG_THRESHOLD_SOURCE].startswith("labels: best F1 on ")
+    assert metrics[registry.METRIC_THRESHOLD_LABELLED_ANOMALIES] >= config.retrain.min_labelled_anomalies
     assert "(labels)" in first["stdout"]
     day = first["days"][D1]
     truth = pd.read_csv(Path(config.lake_path("truth")) / f"{D1}.csv").set_index("event_id").is_anomaly
-    before = day[pd.to_datetime(day.event_time, utc=True) < pd.Timestamp(tags["holdout_start"])]
+    before = day[pd.to_datetime(day.event_time, utc=True) < pd.Timestamp(tags[registry.TAG_HOLDOUT_START])]
     scores = mlflow.pyfunc.load_model(f"models:/{config.model.name}/{v1}").predict(before).anomaly_score.to_numpy()
     labels = truth.loc[before.event_id].to_numpy()
-    threshold = float(tags["threshold"])
+    threshold = version.threshold
     best = max(f1_at(scores, labels, t) for t in np.unique(scores))
     assert f1_at(scores, labels, threshold) >= 0.9 * best > 0.5
     by_quantile = np.quantile(scores, 1 - config.model.contamination)
@@ -194,20 +193,20 @@ def test_with_enough_labels_the_threshold_is_the_best_f1_one_before_the_holdout(
 
 
 def test_without_label_calibration_the_threshold_comes_from_contamination(forced, first):
-    tags = versions(first["config"])[forced.version]
+    tags = versions(first["config"])[forced.version].tags
     assert forced.threshold_source == "contamination"
-    assert tags["threshold_source"].startswith("contamination: approximate quantile of the training scores")
+    assert tags[registry.TAG_THRESHOLD_SOURCE].startswith("contamination: approximate quantile of the training scores")
 
 
 def test_plots_and_summary_are_logged_with_the_run(first):
     config, v1 = first["config"], first["v1"]
     mlflow.set_tracking_uri(config.tracking_uri)
     client = MlflowClient(config.tracking_uri)
-    run_id = client.get_model_version(config.model.name, v1).run_id
+    run_id = versions(config)[v1].run_id
     logged = {a.path for a in client.list_artifacts(run_id, "evaluation")}
     assert logged == {"evaluation/score_histogram.png", "evaluation/precision_recall.png", "evaluation/summary.json"}
     summary = mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/summary.json")
-    assert summary["gate_decision"].startswith("promoted") and summary["excluded"]["quarantined"] == 1
+    assert summary[registry.TAG_GATE_DECISION].startswith("promoted") and summary["excluded"]["quarantined"] == 1
 
 
 def test_the_same_date_twice_registers_one_version(first, rerun):
@@ -221,11 +220,12 @@ def test_force_retrains_without_the_events_the_serving_model_flagged(first, forc
     config = first["config"]
     assert not forced.skipped and forced.promoted
     assert forced.excluded["flagged"] > 0 and forced.excluded["quarantined"] == 1
-    assert versions(config)[forced.version]["gate_decision"].startswith("forced: ")
+    assert versions(config)[forced.version].gate_decision.startswith("forced: ")
     assert registry.alias_version(config) == forced.version
     metrics = run_metrics(config, forced.version)
-    assert metrics["champion_holdout_rows"] == metrics["holdout_rows"], "the champion was scored on the same holdout"
-    assert "champion_holdout_average_precision" in metrics and "champion_score_shift" in metrics
+    assert metrics[registry.holdout_metric("rows", champion=True)] == metrics[registry.holdout_metric("rows")], "the champion was scored on the same holdout"
+    assert registry.holdout_metric("average_precision", champion=True) in metrics
+    assert registry.METRIC_CHAMPION_SCORE_SHIFT in metrics
 
 
 def test_a_worse_challenger_is_kept_as_challenger(first, forced, worse):
@@ -233,19 +233,18 @@ def test_a_worse_challenger_is_kept_as_challenger(first, forced, worse):
     assert not result.promoted
     assert result.decision.startswith("kept as challenger: ") and "average_precision" in result.decision
     assert worse["champion"] == forced.version, "the champion stayed where it was"
-    client = MlflowClient(config.tracking_uri)
-    assert str(client.get_model_version_by_alias(config.model.name, "challenger").version) == result.version
-    tags = versions(config)[result.version]
-    assert tags["gate_decision"] == result.decision and "promoted_at" not in tags
+    assert registry.alias_version(config, registry.CHALLENGER) == result.version
+    version = versions(config)[result.version]
+    assert version.gate_decision == result.decision and version.promoted_at is None
     metrics = run_metrics(config, result.version)
-    assert metrics["holdout_average_precision"] < metrics["champion_holdout_average_precision"] - config.retrain.max_metric_drop
+    assert metrics[registry.holdout_metric("average_precision")] < metrics[registry.holdout_metric("average_precision", champion=True)] - config.retrain.max_metric_drop
 
 
 def test_a_run_that_fails_before_promotion_leaves_the_champion_and_does_not_block_a_rerun(first, failed):
     config = first["config"]
     assert failed["champion"] == failed["before"]
-    unfinished = [v for v, tags in failed["versions"].items() if tags.get("training_window") == D3.isoformat()]
-    assert unfinished and all("gate_decision" not in failed["versions"][v] for v in unfinished)
+    unfinished = [v for v in failed["versions"].values() if v.training_window == D3.isoformat()]
+    assert unfinished and not any(v.finished for v in unfinished)
     assert registry.finished_version(config, D3.isoformat()) is None, "a rerun of day 3 trains again"
 
 

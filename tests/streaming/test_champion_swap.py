@@ -21,7 +21,7 @@ def fit_and_register(spark, config, features, seed):
     events, _ = sim.generate(T0 - 3600, T0, 3000, 10**9 + seed)
     model = IsolationForest(inputCols=list(features), numTrees=20, maxSamples=64, seed=seed).fit(
         spark.createDataFrame(events[list(features)]))
-    version = registry.register_model(model, config, {"window": f"test {seed}"}, {"training_rows": 3000})
+    version = registry.register_model(model, config, {"window": f"test {seed}"}, {registry.METRIC_TRAINING_ROWS: 3000})
     registry.set_alias(config, version)
     return version
 
