@@ -4,10 +4,10 @@ A valid event is a duplicate when an event with the same id is already stored
 in `events` (from an earlier micro-batch, or kept earlier in the same one) and
 that stored event's time is within `summaries.watermark` of the stream's
 event-time clock (streaming/clock.py: the newest valid event time of the
-recorded micro-batches, kept in `stream_stats.max_event_time`). Duplicates go to no table; the
-sink counts them in `stream_stats.rows_duplicate`. Within a micro-batch the
-first copy is kept: the earliest to arrive, then the first in its file (or
-Kafka partition).
+recorded micro-batches, kept in `stream_stats.max_event_time`). Duplicates go
+to no table; the sink counts them in `stream_stats.rows_duplicate`. Within a
+micro-batch the first copy is kept: the earliest to arrive, then the first in
+its file (or Kafka partition).
 
 Cost per micro-batch: one small Spark job brings the batch's (id hash, source
 hash, event time) to the driver as Arrow, where numpy checks them against the
@@ -19,11 +19,11 @@ by their 64-bit xxhash: two different ids collide about once in 10^13 lookups
 against a 2-minute window at 42k events/s.
 
 Exactly once across restarts: the window is rebuilt from `events` on the first
-micro-batch a run executes, back to the restored clock minus the watermark. If that batch is a replay whose `events` append had
-committed before the crash, its own rows are in `events` already; a stored event
-from the same source position (file, or Kafka topic/partition/offset) as a batch
-row is that row itself, not an earlier copy, so the replay decides as the first
-run did.
+micro-batch a run executes, back to the restored clock minus the watermark. If
+that batch is a replay whose `events` append had committed before the crash,
+its own rows are in `events` already; a stored event from the same source
+position (file, or Kafka topic/partition/offset) as a batch row is that row
+itself, not an earlier copy, so the replay decides as the first run did.
 
     dedup = Deduplicator(config, clock)        # the sink's EventClock
     clock.restore(spark, query_id, batch_id); dedup.restore(spark)   # every batch; act on a run's first
