@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 import numpy as np
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from dashboard.delta import DeltaFollower, UnreadableTable, at_least, at_most, newest, newest_files, recent_files, within_budget
 from dashboard.kpis import latest_alerts, merge_histograms, score_histograms, thin_out
 from lakehouse.config import Config
+from lakehouse.eventtime import MICROS, from_micros, to_micros
 
 MAX_POINTS = 5000                 # the timeline shows at most this many scores
 MAX_WINDOW_ROWS = 2_000_000       # ... chosen from at most this many (the newest); a wider range is narrowed
@@ -49,14 +50,6 @@ class _Window:
     end: datetime
     narrowed: bool
     keys: list[str]           # every key in those files
-
-
-def _utc(micros: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
 
 
 class LakeReader:
@@ -129,15 +122,15 @@ class LakeReader:
                 return None
             times = rows[time_col].cast(pa.int64()).to_numpy()
             end_us = int(times.max())
-            start_us = end_us - int(minutes * 60e6)
-            narrowed = left_out_until is not None and _micros(left_out_until) > start_us
+            start_us = end_us - int(minutes * 60 * MICROS)
+            narrowed = left_out_until is not None and to_micros(left_out_until) > start_us
             if narrowed:  # every row after the newest one left out is in the files kept
-                start_us = _micros(left_out_until)
+                start_us = to_micros(left_out_until)
             key = self.config.schema.key
             keys = set().union(*t.per_file("window-keys", [key], files,
                                            lambda part: set(pc.unique(part[key]).to_pylist())))
             return _Window(rows, times > start_us, rows["is_anomaly"].to_numpy(),
-                           rows["anomaly_score"].to_numpy(), _utc(start_us), _utc(end_us), narrowed,
+                           rows["anomaly_score"].to_numpy(), from_micros(start_us), from_micros(end_us), narrowed,
                            sorted(k for k in keys if k is not None))
         return self._once_per_version("scores", ("window", minutes), compute)
 

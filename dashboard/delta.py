@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 from urllib.parse import unquote
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
@@ -46,12 +47,29 @@ def arrow_schema(config: Config, table: str) -> pa.Schema:
     return pa.schema([pa.field(f.name, arrow_type(f.dataType), nullable=f.nullable) for f in struct.fields])
 
 
-def append_rows(config: Config, table: str, rows: list[dict]) -> None:
-    """Append rows to a catalog table (created with the catalog's partitioning and properties if missing)."""
+def append_arrow(config: Config, table: str, data: pa.Table) -> None:
+    """The one delta-rs append: Arrow rows in the catalog schema -> a catalog table.
+
+    The table is created with the catalog's partitioning and properties if it is
+    missing, as `ensure_tables` creates it with Spark, so either writer may come first.
+    """
     spec = tables(config)[table]
-    data = pa.Table.from_pylist(rows, schema=arrow_schema(config, table))
     write_deltalake(config.lake_path(table), data, mode="append", partition_by=list(spec.partition_by) or None,
                     configuration=TABLE_PROPERTIES)
+
+
+def append_rows(config: Config, table: str, rows: list[dict]) -> None:
+    """Append rows (dicts by column name; a missing column is null) to a catalog table."""
+    append_arrow(config, table, pa.Table.from_pylist(rows, schema=arrow_schema(config, table)))
+
+
+def append_frame(config: Config, table: str, frame: pd.DataFrame) -> None:
+    """Append a pandas frame to a catalog table; columns it lacks (a newer catalog's) are null, NaN is null."""
+    schema = arrow_schema(config, table)
+    missing = {name: pd.Series([None] * len(frame), index=frame.index, dtype=object)
+               for name in schema.names if name not in frame}
+    append_arrow(config, table, pa.Table.from_pandas(frame.assign(**missing)[schema.names], schema=schema,
+                                                     preserve_index=False))
 
 
 UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}

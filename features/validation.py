@@ -39,6 +39,7 @@ from pyspark.sql import types as T
 from lakehouse.catalog import SPARK_TYPES
 from lakehouse.columns import DETAIL, PREFIX, RAW, REASON
 from lakehouse.config import Config, EventSchema, FieldSpec, SourceConfig
+from lakehouse.eventtime import MICROS
 
 CORRUPT = PREFIX + "corrupt_record"  # not Spark's default name: an event may carry a "_corrupt_record" field
 JSON = PREFIX + "json"
@@ -53,9 +54,9 @@ BLANK = r"^[\p{Cc}\p{Cf}\p{Z}]*$"
 # Spark's JSON parser (Jackson's StreamReadConstraints) refuses documents nested deeper than this; the outer
 # object is level 1.
 JSON_MAX_DEPTH = 1000
-DAY_MICROS = 86_400 * 1_000_000
+DAY_MICROS = 86_400 * MICROS
 # The end of year 9999: Spark holds later times, but no ISO-8601 date-time (or a real event) has them.
-MAX_MICROS = 253_402_300_800 * 1_000_000 - 1
+MAX_MICROS = 253_402_300_800 * MICROS - 1
 EVENT_TIME_FORMS = "an ISO-8601 date-time with a time of day (zone optional, UTC if none) or epoch seconds as a JSON number"
 
 
@@ -184,7 +185,7 @@ def _event_time_problems(name: str, source: SourceConfig, ingested_at: Column,
 
     def detail(reference: Column, what: str, relation: str, limit: int) -> Column:
         return F.concat(F.lit(f"{name}: "), F.date_format(event_time, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"), F.lit(" is "),
-                        F.abs(offset(reference) / 1_000_000).cast("long").cast("string"),
+                        F.abs(offset(reference) / MICROS).cast("long").cast("string"),
                         F.lit(f" s {relation} {what} "),
                         F.date_format(reference, "yyyy-MM-dd'T'HH:mm:ss'Z'"), F.lit(f" (limit {limit} s)"))
 
@@ -193,9 +194,9 @@ def _event_time_problems(name: str, source: SourceConfig, ingested_at: Column,
     if newest_event_time is not None:
         stale_from, stale_what = newest_event_time, "the newest event time stored"
     # Whole microseconds: integer comparisons, no division for the (valid) majority.
-    return [_problem(offset(ingested_at) > ahead * 1_000_000, "future_event_time",
+    return [_problem(offset(ingested_at) > ahead * MICROS, "future_event_time",
                      detail(ingested_at, "the ingestion time", "ahead of", ahead)),
-            _problem(offset(stale_from) < -behind * 1_000_000, "stale_event_time",
+            _problem(offset(stale_from) < -behind * MICROS, "stale_event_time",
                      detail(stale_from, stale_what, "behind", behind))]
 
 

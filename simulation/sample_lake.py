@@ -5,10 +5,11 @@
 
 For the embedded default config (the simulated fleet of simulation.generate):
 30 minutes of events around midnight (two event_date partitions), written with
-delta-rs in the catalog schemas to events, scores, stream_stats, quarantine,
-alerts, feature_summary and baselines, the ground truth to truth/, and an MLflow store
-with three versions of the model: v1 an older champion without holdout
-metrics, v2 the champion promoted by the gate, v3 a challenger it rejected.
+the dashboard's delta-rs append (dashboard/delta.py) in the catalog schemas to
+events, scores, stream_stats, quarantine, alerts, feature_summary and
+baselines, the ground truth to truth/, and an MLflow store with three versions
+of the model: v1 an older champion without holdout metrics, v2 the champion
+promoted by the gate, v3 a challenger it rejected.
 The first half of the events is scored by v1, the rest by v2, as after a live swap.
 """
 from __future__ import annotations
@@ -21,13 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-from deltalake import write_deltalake
 from sklearn.ensemble import IsolationForest as SkIsolationForest
 
-from dashboard.delta import arrow_schema
+from dashboard.delta import append_frame
 from features.engineering import feature_matrix
-from lakehouse.catalog import TABLE_PROPERTIES, tables
 from lakehouse.cli import UsageError, run_cli
 from lakehouse.config import Config, load_config
 from models import registry
@@ -45,16 +43,6 @@ class SampleVersion:
     version: str
     forest: SkIsolationForest
     threshold: float
-
-
-def write(config: Config, name: str, frame: pd.DataFrame) -> None:
-    """Append `frame` to a catalog table, in the catalog's schema and partitioning."""
-    schema = arrow_schema(config, name)
-    missing = {name: pd.Series([None] * len(frame), index=frame.index, dtype=object)
-               for name in schema.names if name not in frame}  # columns a newer catalog added: null
-    data = pa.Table.from_pandas(frame.assign(**missing)[schema.names], schema=schema, preserve_index=False)
-    write_deltalake(config.lake_path(name), data, mode="append", partition_by=list(tables(config)[name].partition_by)
-                    or None, configuration=TABLE_PROPERTIES)
 
 
 def fit_version(config: Config, features: pd.DataFrame, seed: int, training: dict, metrics: dict,
@@ -168,8 +156,8 @@ def build(config: Config) -> dict:
     batch = ((events[s.event_time] - START).dt.total_seconds() // BATCH_SECONDS).astype(int)
     for chunk in range(0, MINUTES, 5):  # a few appends per table, as a stream leaves them
         part = (batch * BATCH_SECONDS // 60 // 5) == chunk // 5
-        write(config, "events", stored[part.to_numpy()])
-        write(config, "scores", scored[part.to_numpy()])
+        append_frame(config, "events", stored[part.to_numpy()])
+        append_frame(config, "scores", scored[part.to_numpy()])
 
     bad_batches = [7, 31, 32, 95, 150, 170]
     quarantine = pd.DataFrame([{"raw": '{"event_id": "bad-%d", ' % i, "reason": QUARANTINE_REASONS[i % 4],
@@ -178,7 +166,7 @@ def build(config: Config) -> dict:
                                 "ingest_date": (START + timedelta(seconds=b * BATCH_SECONDS + 5)).date(),
                                 "raw_bytes": len('{"event_id": "bad-%d", ' % i)}
                                for i, b in enumerate(bad_batches)])
-    write(config, "quarantine", quarantine)
+    append_frame(config, "quarantine", quarantine)
 
     stats = []
     for b in range(MINUTES * 60 // BATCH_SECONDS):
@@ -193,11 +181,11 @@ def build(config: Config) -> dict:
                       "processing_rate": len(mine) / 2.0, "bytes_in": 150 * len(mine),
                       "latency_p50_ms": 900.0 + b, "latency_p95_ms": 1500.0 + 2 * b, "latency_max_ms": 2500.0,
                       "model_version": version.version, "threshold": version.threshold, "model_status": None})
-    write(config, "stream_stats", pd.DataFrame(stats))
+    append_frame(config, "stream_stats", pd.DataFrame(stats))
     end = START + timedelta(minutes=MINUTES)
-    write(config, "alerts", incidents(config, scored, end))
-    write(config, "feature_summary", feature_windows(config, events, end))
-    write(config, "baselines", baselines(config, train, half))
+    append_frame(config, "alerts", incidents(config, scored, end))
+    append_frame(config, "feature_summary", feature_windows(config, events, end))
+    append_frame(config, "baselines", baselines(config, train, half))
     truth_dir = Path(config.lake_path("truth"))
     truth_dir.mkdir(parents=True, exist_ok=True)
     truth.to_csv(truth_dir / "sample.csv", index=False)

@@ -18,13 +18,11 @@ from pyspark.sql import functions as F
 
 from lakehouse.catalog import alerts_schema, table_path
 from lakehouse.config import Config
+from lakehouse.delta_append import Idempotency, tagged_commit
 from lakehouse.eventtime import MICROS, from_micros, to_micros
 from streaming.gold import GoldQuery, GoldWriter, read_table_stream
 
 QUERY_NAME = "isoguard-alerts"
-TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
-TXN_VERSION = "spark.databricks.delta.write.txnVersion"
-TXN_AUTO_RESET = "spark.databricks.delta.write.txnVersion.autoReset.enabled"
 
 
 def _peak(score: Column, top_features: Column, model_version: Column) -> Column:
@@ -103,7 +101,7 @@ class AlertWriter(GoldWriter):
         super().__init__(config)
         self._clock: int | None = None   # epoch micros of the newest scored event time seen
 
-    def write(self, batch: DataFrame, batch_id: int, app_id: str) -> None:
+    def write(self, batch: DataFrame, token: Idempotency) -> None:
         s, spark = self.config.schema, batch.sparkSession
         newest = batch.agg(F.unix_micros(F.max(s.event_time))).first()[0]
         if newest is None:
@@ -119,13 +117,11 @@ class AlertWriter(GoldWriter):
             return
         updates = spark.createDataFrame(rows, alerts_schema(self.config))
         def merge(attempt: int) -> None:
-            # MERGE takes its transaction id from session settings (this query's own session), reset after the write.
-            spark.conf.set(TXN_APP_ID, app_id)
-            spark.conf.set(TXN_VERSION, str(batch_id))
-            spark.conf.set(TXN_AUTO_RESET, "true")
-            merge_incidents(spark, self.config, updates)
+            # MERGE takes its token from this query's own session settings, for this commit only.
+            with tagged_commit(spark, token):
+                merge_incidents(spark, self.config, updates)
 
-        self.retry.run(f"alerts batch {batch_id}: merge into alerts", merge)
+        self.retry.run(f"alerts batch {token.version}: merge into alerts", merge)
 
 
 def start_alerts(spark: SparkSession, config: Config, available_now: bool = False) -> GoldQuery:

@@ -3,11 +3,11 @@
 A valid event is a duplicate when an event with the same id is already stored
 in `events` (from an earlier micro-batch, or kept earlier in the same one) and
 that stored event's time is within `summaries.watermark` of the stream's
-event-time clock (the newest valid event time of the recorded micro-batches,
-the clock of `stream_stats.max_event_time`). Duplicates go to no table; the
-sink counts them in `stream_stats.rows_duplicate`. Within a micro-batch the
-first copy is kept: the earliest to arrive, then the first in its file (or
-Kafka partition).
+event-time clock (streaming/clock.py: the newest valid event time of the
+recorded micro-batches, kept in `stream_stats.max_event_time`). Duplicates go
+to no table; the sink counts them in `stream_stats.rows_duplicate`. Within a
+micro-batch the first copy is kept: the earliest to arrive, then the first in
+its file (or Kafka partition).
 
 Cost per micro-batch: one small Spark job brings the batch's (id hash, source
 hash, event time) to the driver as Arrow, where numpy checks them against the
@@ -19,16 +19,16 @@ by their 64-bit xxhash: two different ids collide about once in 10^13 lookups
 against a 2-minute window at 42k events/s.
 
 Exactly once across restarts: the window is rebuilt from `events` on the first
-micro-batch a run executes. If that batch is a replay whose `events` append had
-committed before the crash, its own rows are in `events` already; a stored event
-from the same source position (file, or Kafka topic/partition/offset) as a batch
-row is that row itself, not an earlier copy, so the replay decides as the first
-run did.
+micro-batch a run executes, back to the restored clock minus the watermark. If
+that batch is a replay whose `events` append had committed before the crash,
+its own rows are in `events` already; a stored event from the same source
+position (file, or Kafka topic/partition/offset) as a batch row is that row
+itself, not an earlier copy, so the replay decides as the first run did.
 
-    dedup = Deduplicator(config)
-    dedup.restore(spark, query_id, batch_id)   # every batch; acts on the first one a run executes
+    dedup = Deduplicator(config, clock)        # the sink's EventClock
+    clock.restore(spark, query_id, batch_id); dedup.restore(spark)   # every batch; act on a run's first
     unique = dedup.drop_duplicates(valid)      # -> .events (to write), .duplicates (to count)
-    ...write, record...; dedup.advance()       # once the batch is recorded
+    ...write, record...; clock.advance(); dedup.advance()   # once the batch is recorded
 """
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ from lakehouse.catalog import table_path
 from lakehouse.columns import ARRIVED, PREFIX, SOURCE
 from lakehouse.config import Config
 from lakehouse.eventtime import MICROS
+from streaming.clock import EventClock
 
 # Working columns of the exact resolution, named outside the event fields' namespace (lakehouse/columns.py).
 POSITION, ID, SOURCE_ID, STORED_ID, STORED_SOURCE, N = (PREFIX + n for n in (
@@ -135,31 +136,34 @@ class Deduplicated:
 
 
 class Deduplicator:
-    """Drops valid events whose id was stored within the watermark; see the module docstring."""
+    """Drops valid events whose id was stored within the watermark of `clock`; see the module docstring.
 
-    def __init__(self, config: Config):
+    The clock is shared (the sink's) and moved by its owner, never here: `advance()`
+    comes after the clock's own, so expired ids are dropped against the new time.
+    """
+
+    def __init__(self, config: Config, clock: EventClock):
         self.config = config
+        self.clock = clock
         self.enabled = config.stream.deduplicate
         self.watermark = config.summaries.watermark_seconds * MICROS
         self.window = IdWindow()
-        self.clock: int | None = None        # newest event time (micros) of the recorded micro-batches
-        self._pending: tuple | None = None   # (ids, sources, times, newest time) of the batch being written
+        self._pending: tuple | None = None   # (ids, sources, times) of the batch being written
         self._restored = False
 
     @property
     def horizon(self) -> int | None:
-        return None if self.clock is None else self.clock - self.watermark
+        return self.clock.horizon(self.watermark)
 
-    def restore(self, spark: SparkSession, query_id: str, batch_id: int) -> None:
-        """On the first batch this run executes (`batch_id`): rebuild clock and window as they were before it."""
+    def restore(self, spark: SparkSession) -> None:
+        """On the first batch this run executes: rebuild the window from `events`, back to the clock's horizon."""
         if not self.enabled or self._restored:
             return
+        if not self.clock.restored:
+            raise RuntimeError("restore the event clock before the duplicate window")
         self._restored = True
-        stats = spark.read.format("delta").load(table_path(self.config, "stream_stats"))
-        replayed = F.coalesce((F.col("query_id") == query_id) & (F.col("batch_id") >= batch_id), F.lit(False))
-        self.clock = stats.filter(~replayed).agg(F.unix_micros(F.max("max_event_time"))).first()[0]
         self.window = IdWindow()
-        if self.clock is None:
+        if self.horizon is None:
             return
         s = self.config.schema
         since = F.timestamp_micros(F.lit(self.horizon))
@@ -178,14 +182,13 @@ class Deduplicator:
         keys = valid.select(id_hash(self.config).alias("id"), source_hash().alias("source"),
                             F.unix_micros(s.event_time).alias("time")).toArrow()
         ids, sources, times = _columns(keys)
-        newest = int(times.max()) if len(times) else None
         stored_rows, stored_ids, stored_sources = self.window.entries(ids, self.horizon)
         # Candidates: an id stored from another source position, or an id twice in this batch.
         earlier = stored_rows[stored_sources != sources[stored_rows]]
         unique_ids, counts = np.unique(ids, return_counts=True)
         flagged = np.union1d(ids[earlier], unique_ids[counts > 1])
         if len(flagged) == 0:
-            self._pending = (ids, sources, times, newest)
+            self._pending = (ids, sources, times)
             return Deduplicated(valid, 0, times)
         in_flagged = np.isin(ids, flagged)
         matches = np.isin(stored_ids, flagged)
@@ -194,7 +197,7 @@ class Deduplicator:
         keep = ~in_flagged
         kept_all_times = np.concatenate([times[keep], kept_times])
         self._pending = (np.concatenate([ids[keep], kept_ids]), np.concatenate([sources[keep], kept_sources]),
-                         kept_all_times, newest)
+                         kept_all_times)
         return Deduplicated(events, int(in_flagged.sum()) - len(kept_ids), kept_all_times)
 
     def _resolve(self, valid: DataFrame, flagged: np.ndarray, stored_ids: np.ndarray,
@@ -221,13 +224,11 @@ class Deduplicator:
         return events, kept
 
     def advance(self) -> None:
-        """The micro-batch is recorded: its kept ids join the window and its event times move the clock."""
+        """The micro-batch is recorded (and the clock advanced): its kept ids join the window."""
         if self._pending is None:
             return
-        ids, sources, times, newest = self._pending
+        ids, sources, times = self._pending
         self._pending = None
-        if newest is not None:
-            self.clock = newest if self.clock is None else max(self.clock, newest)
         self.window.add(ids, sources, times, self.horizon)
 
 

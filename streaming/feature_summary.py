@@ -3,8 +3,8 @@
 A window's row is written once, when the watermark (the newest event time seen
 minus `summaries.watermark`) passes the window's end; events of that window
 that arrive later are left out of it. The main stream counts those events in
-`stream_stats.rows_late` with `LateEventCounter`, by the same rule, so nothing
-is dropped silently.
+`stream_stats.rows_late` with `LateEventCounter`, by the same rule and the
+stream's event-time clock (streaming/clock.py), so nothing is dropped silently.
 
     gold = start_summaries(spark, config)    # events (Delta stream) -> feature_summary
     backfill_summaries(spark, config, since)  # after a backfill: the windows the stream left out, in batch
@@ -22,7 +22,9 @@ from pyspark.sql.streaming import StreamingQuery
 from lakehouse.catalog import feature_summary_schema, table_path
 from lakehouse.columns import REASON
 from lakehouse.config import Config
+from lakehouse.delta_append import Idempotency, append
 from lakehouse.eventtime import MICROS, from_micros, to_micros
+from streaming.clock import EventClock
 from streaming.gold import GoldQuery, GoldWriter, read_table_stream
 
 QUERY_NAME = "isoguard-summaries"
@@ -78,46 +80,32 @@ def window_end_micros(event_time: Column, window_seconds: int) -> Column:
 
 
 class LateEventCounter:
-    """The main stream's event-time clock: counts the events of a micro-batch that arrived after their window closed.
+    """Counts the events of a micro-batch that arrived after their window closed, by the stream's event-time clock.
 
-    A window is final once the newest event time of the *earlier* micro-batches,
-    minus the watermark, has passed its end; the rule of Spark's watermark for
-    the window aggregation. The summaries query trails the main stream and reads
-    whole commits of `events`, so its watermark is never ahead of this clock:
-    every event `feature_summary` leaves out is counted here, and a counted one
-    may still have made it into its window when the summaries query was behind.
-    (The Delta source splits a commit only when it catches up over more than
-    1000 files.) The newest event time is kept in `stream_stats.max_event_time`,
-    so the clock survives restarts.
+    A window is final once the clock (streaming/clock.py: the newest event time
+    of the *earlier* micro-batches) minus the watermark has passed its end; the
+    rule of Spark's watermark for the window aggregation. The summaries query
+    trails the main stream and reads whole commits of `events`, so its watermark
+    is never ahead of this clock: every event `feature_summary` leaves out is
+    counted here, and a counted one may still have made it into its window when
+    the summaries query was behind. (The Delta source splits a commit only when
+    it catches up over more than 1000 files.) The clock is the sink's, shared
+    with the duplicate window, and moved by the sink, never here.
 
     Per micro-batch: `aggregates()` in the batch's aggregation, `stats_columns()`
-    for its stream_stats row, and `advance()` once that row is committed. Where
-    the deduplicator has the stored events' times on the driver, `stats_columns`
-    counts late events among them, so a dropped duplicate of a late event is
-    counted once, as a duplicate, not also as late.
+    for its stream_stats row. Where the deduplicator has the stored events' times
+    on the driver, `stats_columns` counts late events among them, so a dropped
+    duplicate of a late event is counted once, as a duplicate, not also as late.
     """
 
-    def __init__(self, config: Config, valid: Column | None = None):
+    def __init__(self, config: Config, clock: EventClock, valid: Column | None = None):
         self.config = config
+        self.clock = clock
         self.valid = F.col(REASON).isNull() if valid is None else valid
-        self._newest: int | None = None       # epoch micros of the newest event time so far
-        self._restored = False
-        self._pending: int | None = None
-
-    def _restore(self, spark: SparkSession) -> None:
-        if not self._restored:
-            stats = spark.read.format("delta").load(table_path(self.config, "stream_stats"))
-            self._newest = stats.agg(F.unix_micros(F.max("max_event_time"))).first()[0]
-            self._restored = True
-
-    def newest_event_time(self, spark: SparkSession) -> datetime | None:
-        """The newest event time of the micro-batches recorded so far (None before the first event)."""
-        self._restore(spark)
-        return None if self._newest is None else from_micros(self._newest)
 
     def _closed_before(self) -> int | None:
         """Windows ending at or before this (epoch micros) are final; None before the first event."""
-        return None if self._newest is None else self._newest - self.config.summaries.watermark_seconds * MICROS
+        return self.clock.horizon(self.config.summaries.watermark_seconds * MICROS)
 
     def count_late(self, times: np.ndarray) -> int:
         """How many of these event times (epoch micros) fall in final windows: the rule of `aggregates()`."""
@@ -127,9 +115,8 @@ class LateEventCounter:
         width = self.config.summaries.window_seconds * MICROS
         return int((times - np.mod(times, width) + width <= closed_before).sum())
 
-    def aggregates(self, spark: SparkSession) -> list[Column]:
-        """Aggregate columns `rows_late` and `newest_event_micros` over a validated micro-batch."""
-        self._restore(spark)
+    def aggregates(self) -> list[Column]:
+        """Aggregate columns `rows_late` and `newest_event_micros` (for the clock) over a validated micro-batch."""
         event_time = F.col(self.config.schema.event_time)
         closed_before = self._closed_before()
         if closed_before is None:
@@ -140,29 +127,23 @@ class LateEventCounter:
                 F.unix_micros(F.max(F.when(self.valid, event_time))).alias("newest_event_micros")]
 
     def stats_columns(self, totals, stored_times: np.ndarray | None = None) -> dict:
-        """The stream_stats columns of a micro-batch, from the row of `aggregates()` or the stored events' times."""
-        seen = [t for t in (self._newest, totals.newest_event_micros) if t is not None]
-        self._pending = max(seen) if seen else None
-        newest = from_micros(self._pending) if seen else None
-        late = totals.rows_late if stored_times is None else self.count_late(stored_times)
-        return {"rows_late": late, "max_event_time": newest}
+        """The stream_stats columns of a micro-batch, from the row of `aggregates()` or the stored events' times.
 
-    def advance(self) -> None:
-        """The micro-batch is recorded: its events now move the clock."""
-        self._newest = self._pending
+        The clock has observed the batch: `max_event_time` is the time it moves to once the row is committed.
+        """
+        late = totals.rows_late if stored_times is None else self.count_late(stored_times)
+        return {"rows_late": late, "max_event_time": self.clock.after_batch_time()}
 
 
 class SummaryWriter(GoldWriter):
     """`foreachBatch` target: append the windows that became final, idempotently per batch."""
 
-    def write(self, batch: DataFrame, batch_id: int, app_id: str) -> None:
+    def write(self, batch: DataFrame, token: Idempotency) -> None:
         # Run the aggregation (and commit its state) even when Delta skips a replayed batch's append:
         # Spark checks that every state partition of the batch was committed.
         finished = batch.localCheckpoint(eager=True)
-        self.retry.run(f"summaries batch {batch_id}: append to feature_summary", lambda attempt: (
-            finished.write.format("delta").mode("append").partitionBy("window_date")
-            .option("txnAppId", app_id).option("txnVersion", batch_id)
-            .save(table_path(self.config, "feature_summary"))))
+        self.retry.run(f"summaries batch {token.version}: append to feature_summary",
+                       lambda attempt: append(finished, self.config, "feature_summary", token))
 
 
 def start_summaries(spark: SparkSession, config: Config, available_now: bool = False) -> GoldQuery:

@@ -2,8 +2,9 @@
 
 Each runs beside the main query with its own checkpoint and trigger, so summaries
 and incidents stay off the scoring path, and each writes idempotently per
-micro-batch (Delta `txnAppId` = its query id, `txnVersion` = its batch id), so
-a commit that fails with an I/O error is retried (streaming/commit_retry.py).
+micro-batch (an `Idempotency` token of its query id and batch id,
+lakehouse/delta_append.py), so a commit that fails with an I/O error is retried
+(streaming/commit_retry.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from lakehouse.catalog import table_path
 from lakehouse.config import Config
+from lakehouse.delta_append import Idempotency
 from streaming.commit_retry import CommitRetry
 
 
@@ -25,7 +27,7 @@ def read_table_stream(spark: SparkSession, config: Config, table: str) -> DataFr
 
 
 class GoldWriter:
-    """`foreachBatch` target of a gold query; subclasses implement `write(batch, batch_id, app_id)`."""
+    """`foreachBatch` target of a gold query; subclasses implement `write(batch, token)`."""
 
     def __init__(self, config: Config):
         self.config = config
@@ -34,7 +36,8 @@ class GoldWriter:
         # Each commit is idempotent per micro-batch, so it is retried on I/O errors (logged, not counted in a table).
         self.retry = CommitRetry(config.stream.commit_retries, config.stream.commit_retry_seconds)
 
-    def write(self, batch: DataFrame, batch_id: int, app_id: str) -> None:
+    def write(self, batch: DataFrame, token: Idempotency) -> None:
+        """Write the micro-batch idempotently under `token` (this query's id, the batch id)."""
         raise NotImplementedError
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
@@ -45,7 +48,7 @@ class GoldWriter:
             app_id = batch.sparkSession.sparkContext.getLocalProperty("sql.streaming.queryId")
             if not app_id:
                 raise RuntimeError("no streaming query id on the micro-batch thread: cannot write idempotently")
-            self.write(batch, batch_id, app_id)
+            self.write(batch, Idempotency(app_id, batch_id))
 
     def refuse_new_batches(self) -> None:
         """Wait for the running micro-batch (if any) to finish; any later one is refused, not half-written."""

@@ -1,8 +1,13 @@
 """The micro-batch sink: one validated computation, written to every table idempotently.
 
-Each Delta append carries `txnAppId` (the streaming query's id, stable across
-restarts from the same checkpoint) and `txnVersion` (the batch id), so a batch
-replayed after a crash is skipped by the tables that already committed it.
+Each Delta append carries an idempotency token (lakehouse/delta_append.py:
+`txnAppId` = the streaming query's id, stable across restarts from the same
+checkpoint, `txnVersion` = the batch id), so a batch replayed after a crash is
+skipped by the tables that already committed it; stream_stats is looked up by
+its natural key instead. The sink owns the stream's event-time clock
+(streaming/clock.py), restored on the first batch a run executes and advanced
+once a batch's stream_stats row is committed; the duplicate window and the
+late-event count read it.
 An append that fails with an I/O error is retried with backoff
 (streaming/commit_retry.py); events stored while there was no model are scored
 by a later batch once there is one (streaming/unscored.py).
@@ -24,8 +29,10 @@ from features.validation import split_valid, stored_raw, validate
 from lakehouse.catalog import stream_stats_schema, table_path
 from lakehouse.columns import ARRIVED, DETAIL, INGESTED, RAW, REASON, RECORD_BYTES, SOURCE
 from lakehouse.config import Config
+from lakehouse.delta_append import Idempotency, append
 from streaming.backlog import BacklogGauge
 from streaming.champion import ChampionWatcher
+from streaming.clock import EventClock
 from streaming.commit_retry import CommitRetry
 from streaming.dedup import Deduplicator
 from streaming.landing import apply_reports, report_aggregates
@@ -85,8 +92,10 @@ class MicroBatchSink:
     def __init__(self, config: Config, champion: ChampionWatcher):
         self.config = config
         self.champion = champion
-        self.late_events = LateEventCounter(config)
-        self.dedup = Deduplicator(config)
+        # One event-time clock, restored once per run, moved once per recorded batch, read by both.
+        self.clock = EventClock.from_config(config)
+        self.late_events = LateEventCounter(config, self.clock)
+        self.dedup = Deduplicator(config, self.clock)
         self.backlog = BacklogGauge(config)
         self._app_id: str | None = None
         self._app_id_known = threading.Event()
@@ -114,17 +123,12 @@ class MicroBatchSink:
             raise RuntimeError("the sink was never bound to its streaming query (call bind(query))")
         return self._app_id
 
-    def _save(self, frame: DataFrame, table: str, batch_id: int, partition_by: str | None = None,
-              app_suffix: str = "") -> None:
-        writer = (frame.write.format("delta").mode("append")
-                  .option("txnAppId", self._query_id() + app_suffix).option("txnVersion", batch_id))
-        if partition_by:
-            writer = writer.partitionBy(partition_by)
-        writer.save(table_path(self.config, table))
+    def _token(self, batch_id: int) -> Idempotency:
+        return Idempotency(self._query_id(), batch_id)
 
-    def _append(self, frame: DataFrame, table: str, batch_id: int, partition_by: str | None = None) -> None:
+    def _append(self, frame: DataFrame, table: str, batch_id: int) -> None:
         self.retry.run(f"batch {batch_id}: append to {table}",
-                       lambda attempt: self._save(frame, table, batch_id, partition_by))
+                       lambda attempt: append(frame, self.config, table, self._token(batch_id)))
 
     def _write_scores(self, events: DataFrame, loaded, batch_id: int, app_suffix: str = "") -> tuple[int, int]:
         """Score, append to `scores`, return (rows scored, anomalies), counted while writing (no second pass)."""
@@ -133,7 +137,8 @@ class MicroBatchSink:
 
         def attempt(_: int) -> dict | None:
             counted = Observation("scores")  # one per attempt: an Observation can be used once
-            self._save(scores.observe(counted, *totals), "scores", batch_id, "event_date", app_suffix)
+            token = self._token(batch_id).suffixed(app_suffix)
+            append(scores.observe(counted, *totals), self.config, "scores", token)
             return observed(counted)
 
         counts = self.retry.run(f"batch {batch_id}: append to scores{app_suffix}", attempt)
@@ -171,7 +176,7 @@ class MicroBatchSink:
                     log.warning("batch %d: stream_stats already holds this batch (replayed after a restart)",
                                 batch_id)
                     return
-            row.write.format("delta").mode("append").save(path)
+            append(row, self.config, "stream_stats")
 
         self.retry.run(f"batch {batch_id}: append to stream_stats", attempt)
 
@@ -186,11 +191,12 @@ class MicroBatchSink:
         started_at = datetime.fromtimestamp(started, tz=timezone.utc)
         loaded = self.champion.current()
         spark = batch.sparkSession
+        self.clock.restore(spark, self._query_id(), batch_id)
         # The raw text is kept only where quarantine needs it, and only its bounded prefix: the cache stays small.
         ingested = batch.withColumn(INGESTED, F.lit(started_at).cast("timestamp"))
         newest = None
         if self.config.source.event_time_bounds == "data":  # a backfill: "stale" counts from the data's own time
-            newest = F.lit(self.late_events.newest_event_time(spark)).cast("timestamp")
+            newest = F.lit(self.clock.newest_time()).cast("timestamp")
         # Landing reports (a file not read, or read again) are quarantine rows with the file's path and reason.
         validated = (apply_reports(validate(ingested, self.config, ingested_at=F.col(INGESTED),
                                             newest_event_time=newest))
@@ -206,20 +212,21 @@ class MicroBatchSink:
                 F.percentile_approx(F.unix_millis(ARRIVED), [0.5, 0.05]).alias("arrival_q"),
                 F.min(F.unix_millis(ARRIVED)).alias("arrival_min"),
                 F.max(F.unix_millis(ARRIVED)).alias("arrival_max"),
-                *self.late_events.aggregates(batch.sparkSession),
+                *self.late_events.aggregates(),
                 *report_aggregates(batch.columns),
             ).first()
             if totals.rows_in == 0:
                 return
+            self.clock.observe(totals.newest_event_micros)
             validated_at = time.time()
             valid, rejected = split_valid(validated)
-            self.dedup.restore(batch.sparkSession, self._query_id(), batch_id)
+            self.dedup.restore(spark)
             unique = self.dedup.drop_duplicates(valid)
             events = events_frame(unique.events, self.config)
-            writes = {"events": lambda: self._append(events, "events", batch_id, "event_date")}
+            writes = {"events": lambda: self._append(events, "events", batch_id)}
             if totals.rows_valid < totals.rows_in:
-                writes["quarantine"] = lambda: self._append(quarantine_frame(rejected, batch_id), "quarantine",
-                                                            batch_id, "ingest_date")
+                quarantined = quarantine_frame(rejected, batch_id)
+                writes["quarantine"] = lambda: self._append(quarantined, "quarantine", batch_id)
             piece = None
             if loaded is not None:
                 writes["scores"] = lambda: self._write_scores(events, loaded, batch_id)
@@ -247,7 +254,7 @@ class MicroBatchSink:
             if piece is not None:
                 self.unscored.finished(piece)
             self._previous_start = started
-            self.late_events.advance()
+            self.clock.advance()   # before the window's advance: ids expire against the new time
             self.dedup.advance()
             log.info("batch %d: %d in, %d quarantined, %d duplicates, %d scored, %d anomalies in %.2fs "
                      "(validate %.2fs, data tables %.2fs, stats %.2fs)",

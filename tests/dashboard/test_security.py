@@ -231,7 +231,7 @@ def test_plain_keeps_what_is_not_markup():
 @pytest.fixture(scope="module")
 def markup_lake(sample_lake, tmp_path_factory):
     """The sample lake plus one anomaly, the newest score, on a key holding a link."""
-    from simulation.sample_lake import write
+    from dashboard.delta import append_frame
 
     config = config_in(tmp_path_factory.mktemp("markup") / "lake")
     shutil.copytree(sample_lake["config"].lake_root, config.lake_root)
@@ -239,7 +239,7 @@ def markup_lake(sample_lake, tmp_path_factory):
     scores = DeltaTable(config.lake_path("scores")).to_pandas().sort_values(s.event_time)
     row = scores.tail(1).assign(**{s.key: EVIL, s.event_id: "markup-1", "is_anomaly": True,
                                    s.event_time: scores[s.event_time].max() + pd.Timedelta(seconds=1)})
-    write(config, "scores", row)
+    append_frame(config, "scores", row)
     return config
 
 

@@ -13,6 +13,7 @@ from conftest import config_in
 from features.validation import split_valid, validate
 from lakehouse.catalog import ensure_tables, stream_stats_schema, table_path
 from lakehouse.columns import ARRIVED, INGESTED, RAW, SOURCE
+from streaming.clock import EventClock
 from streaming.dedup import Deduplicator
 from streaming.sink import events_frame
 
@@ -39,13 +40,25 @@ def kept(result):
     return sorted((r.event_id, r.source_file) for r in result.events.select("event_id", F.col(SOURCE).alias("source_file")).collect())
 
 
+def deduplicator(config):
+    """A duplicate window on its own event clock, as the sink builds them."""
+    return Deduplicator(config, EventClock.from_config(config))
+
+
+def recorded(dedup, valid):
+    """What the sink does once a batch is recorded: the clock moves to its newest valid time, the window takes its ids."""
+    dedup.clock.observe(valid.agg(F.unix_micros(F.max("event_time"))).first()[0])
+    dedup.clock.advance()
+    dedup.advance()
+
+
 @pytest.fixture
 def config(tmp_path):
     return config_in(tmp_path / "lake")  # summaries.watermark: 2 minutes
 
 
 def test_within_a_batch_the_first_arrival_is_kept(spark, config):
-    dedup = Deduplicator(config)
+    dedup = deduplicator(config)
     result = dedup.drop_duplicates(batch(spark, config, ("a", 0, "f2", 2), ("a", 0, "f1", 1), ("b", 1, "f2", 2),
                                          ("a", 5, "f3", 3)))
     assert kept(result) == [("a", "f1"), ("b", "f2")]
@@ -53,14 +66,16 @@ def test_within_a_batch_the_first_arrival_is_kept(spark, config):
 
 
 def test_ids_seen_within_the_watermark_are_dropped_and_later_ones_kept(spark, config):
-    dedup = Deduplicator(config)
-    first = dedup.drop_duplicates(batch(spark, config, ("a", 0, "f1", 0), ("b", 10, "f1", 0)))
+    dedup = deduplicator(config)
+    batches = [batch(spark, config, ("a", 0, "f1", 0), ("b", 10, "f1", 0)),
+               batch(spark, config, ("a", 30, "f2", 1), ("b", 500, "f2", 1), ("c", 20, "f2", 1))]
+    first = dedup.drop_duplicates(batches[0])
     assert first.duplicates == 0
-    dedup.advance()
+    recorded(dedup, batches[0])
     # Within the watermark of the clock (10 s): both repeats are duplicates, whatever their own event time.
-    second = dedup.drop_duplicates(batch(spark, config, ("a", 30, "f2", 1), ("b", 500, "f2", 1), ("c", 20, "f2", 1)))
+    second = dedup.drop_duplicates(batches[1])
     assert (kept(second), second.duplicates) == ([("c", "f2")], 2)
-    dedup.advance()
+    recorded(dedup, batches[1])
     # The clock is now 500 s (b's repeat moved it): a at 0 s and c at 20 s are more than 2 minutes behind.
     third = dedup.drop_duplicates(batch(spark, config, ("a", 501, "f3", 2), ("c", 502, "f3", 2)))
     assert (kept(third), third.duplicates) == ([("a", "f3"), ("c", "f3")], 0)
@@ -68,7 +83,7 @@ def test_ids_seen_within_the_watermark_are_dropped_and_later_ones_kept(spark, co
 
 def test_deduplication_can_be_turned_off(spark, config):
     off = dataclasses.replace(config, stream=dataclasses.replace(config.stream, deduplicate=False))
-    dedup = Deduplicator(off)
+    dedup = deduplicator(off)
     result = dedup.drop_duplicates(batch(spark, off, ("a", 0, "f1", 0), ("a", 0, "f2", 0)))
     assert (len(kept(result)), result.duplicates) == (2, 0)
 
@@ -96,17 +111,18 @@ def test_a_replayed_batch_decides_as_its_first_run_did(spark, config, stats_comm
     batch1 = batch(spark, config, ("b", 40, "f3", 3), ("c", 50, "f2", 2), ("c", 50, "f3", 3), ("d", 60, "f3", 3),
                    ("old", 61, "f3", 3))
     # The first run: batch 0, then batch 1, in one process.
-    first_run = Deduplicator(config)
+    first_run = deduplicator(config)
     store(spark, config, "q1", 0, first_run.drop_duplicates(batch0).events, stats=True)
-    first_run.advance()
+    recorded(first_run, batch0)
     before_crash = first_run.drop_duplicates(batch1)
     store(spark, config, "q1", 1, before_crash.events, stats=stats_committed)
     assert (kept(before_crash), before_crash.duplicates) == ([("c", "f2"), ("d", "f3"), ("old", "f3")], 2)
 
-    restarted = Deduplicator(config)
-    restarted.restore(spark, "q1", 1)
+    restarted = deduplicator(config)
+    restarted.clock.restore(spark, "q1", 1)
+    restarted.restore(spark)
     replay = restarted.drop_duplicates(batch1)
     assert (kept(replay), replay.duplicates) == (kept(before_crash), before_crash.duplicates)
-    restarted.advance()
-    first_run.advance()
-    assert restarted.clock == first_run.clock
+    recorded(restarted, batch1)
+    recorded(first_run, batch1)
+    assert restarted.clock.newest == first_run.clock.newest
