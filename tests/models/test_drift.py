@@ -22,7 +22,8 @@ def run(detector, minutes, centre=lambda minute: np.zeros(3), seed=0):
 
 
 def detector(**kw):
-    return MMDDrift(**{"window": 300, "check_every": 1200, "c": 5.0, "warmup": 10, "seed": 1, **kw})
+    return MMDDrift(**{"window": 300, "check_every": 1200, "min_check_seconds": 0, "c": 5.0, "warmup": 10, "seed": 1,
+                       **kw})
 
 
 def test_a_stationary_day_raises_at_most_one_false_flag():
@@ -78,3 +79,14 @@ def test_mmd_is_near_zero_for_one_distribution_and_grows_with_the_shift():
 def test_bad_parameters_are_refused_with_the_name(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MMDDrift(**kwargs)
+
+
+def test_checks_keep_their_cadence_in_event_time_at_a_high_rate():
+    d = MMDDrift(window=300, check_every=1000, min_check_seconds=240, seed=1)
+    rng, state, checked = np.random.default_rng(9), d.initial_state(FEATURES), []
+    for minute in range(30):  # 3,000 clean events a minute: check_every alone would check every minute
+        X = rng.normal(size=(3000, 3))
+        state, check = d.update(state, X, np.array([f"{minute}-{i}" for i in range(3000)]), minute, now=60.0 * minute)
+        if check is not None:
+            checked.append(minute)
+    assert np.diff(checked).min() >= 4 and len(checked) >= 6, checked
