@@ -1,7 +1,7 @@
 """A small, complete lake to try the dashboard and the notebooks without Spark (their tests use it too).
 
-    python -m simulation.sample_lake --lake /tmp/isoguard-sample/lake
-    ISOGUARD_LAKE=/tmp/isoguard-sample/lake python -m dashboard
+    isoguard sample-lake --lake /tmp/isoguard-sample/lake
+    ISOGUARD_LAKE=/tmp/isoguard-sample/lake isoguard dashboard
 
 For the embedded default config (the simulated fleet of simulation.generate):
 30 minutes of events around midnight (two event_date partitions), written with
@@ -13,26 +13,22 @@ The first half of the events is scored by v1, the rest by v2, as after a live sw
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-from deltalake import write_deltalake
-from sklearn.ensemble import IsolationForest as SkIsolationForest
 
-from dashboard.delta import arrow_schema
-from lakehouse.catalog import TABLE_PROPERTIES, tables
-from lakehouse.cli import UsageError, run_cli
+from lakehouse.cli import UsageError, command_parser, run_cli
 from lakehouse.config import Config, load_config
-from models import registry
-from models.explain import ForestExplainer
-from models.forest import IsolationForestModel
 from simulation.fleet import FleetSimulator
+
+# Spark's catalog, scikit-learn and mlflow load inside the functions that use them: `--help` stays fast.
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest as SkIsolationForest
 
 START = datetime(2026, 11, 20, 23, 50, tzinfo=timezone.utc)
 MINUTES, DEVICES, EVENTS_PER_SECOND, BATCH_SECONDS = 30, 12, 3, 10
@@ -48,6 +44,12 @@ class SampleVersion:
 
 def write(config: Config, name: str, frame: pd.DataFrame) -> None:
     """Append `frame` to a catalog table, in the catalog's schema and partitioning."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from dashboard.delta import arrow_schema
+    from lakehouse.catalog import TABLE_PROPERTIES, tables
+
     schema = arrow_schema(config, name)
     missing = {name: pd.Series([None] * len(frame), index=frame.index, dtype=object)
                for name in schema.names if name not in frame}  # columns a newer catalog added: null
@@ -59,6 +61,11 @@ def write(config: Config, name: str, frame: pd.DataFrame) -> None:
 def fit_version(config: Config, features: pd.DataFrame, seed: int, training: dict, metrics: dict,
                 tags: dict) -> SampleVersion:
     """Fit a small forest, register it with the project's registry code, tag it like the nightly job."""
+    from sklearn.ensemble import IsolationForest as SkIsolationForest
+
+    from models import registry
+    from models.forest import IsolationForestModel
+
     X = features[list(config.features)].to_numpy(dtype="float64")
     forest = SkIsolationForest(n_estimators=50, max_samples=128, random_state=seed).fit(X)
     threshold = float(np.quantile(-forest.score_samples(X), 1 - config.model.contamination))
@@ -73,6 +80,8 @@ def fit_version(config: Config, features: pd.DataFrame, seed: int, training: dic
 
 
 def score(config: Config, events: pd.DataFrame, model: SampleVersion) -> pd.DataFrame:
+    from models.explain import ForestExplainer
+
     X = events[list(config.features)].to_numpy(dtype="float64")
     scores = -model.forest.score_samples(X)
     flagged = scores >= model.threshold
@@ -134,6 +143,8 @@ def baselines(config: Config, events: pd.DataFrame, computed: datetime) -> pd.Da
 
 def build(config: Config) -> dict:
     """Writes the sample lake and registry under config.lake_root; returns what it wrote (for tests)."""
+    from models import registry
+
     s = config.schema
     sim = FleetSimulator(devices=DEVICES, seed=5, anomaly_rate=0.01, burst_probability=1.0,
                          drift_start=START.timestamp())
@@ -203,8 +214,8 @@ def build(config: Config) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="simulation.sample_lake", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="conf/default.toml")
+    parser = command_parser("simulation.sample_lake", __doc__, "isoguard sample-lake --lake /tmp/isoguard-sample/lake")
+    parser.add_argument("--config", default="conf/default.toml", help="TOML config file")
     parser.add_argument("--lake", required=True, help="an empty or new directory for the sample lake")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     config = load_config(args.config, environ={}).with_lake(args.lake)  # self-contained: its own MLflow store
@@ -212,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--lake {args.lake}: not empty; the sample goes into a new or empty directory")
     built = build(config)
     print(f"sample lake at {config.lake_root}: {built['events']} events, model versions 1-3 "
-          f"(champion {built['champion']}); run: ISOGUARD_LAKE={config.lake_root} python -m dashboard")
+          f"(champion {built['champion']}); run: ISOGUARD_LAKE={config.lake_root} isoguard dashboard")
     return 0
 
 
