@@ -19,15 +19,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from lakehouse.cli import UsageError, command_parser, run_cli
 from lakehouse.config import Config, load_config
-from simulation.fleet import FleetSimulator
 
-# Spark's catalog, scikit-learn and mlflow load inside the functions that use them: `--help` stays fast.
+# numpy, pandas, Spark's catalog, scikit-learn and mlflow load inside the functions that use them:
+# `--help` and a bad argument answer in well under a second.
 if TYPE_CHECKING:
+    import pandas as pd
     from sklearn.ensemble import IsolationForest as SkIsolationForest
 
 START = datetime(2026, 11, 20, 23, 50, tzinfo=timezone.utc)
@@ -44,6 +42,7 @@ class SampleVersion:
 
 def write(config: Config, name: str, frame: pd.DataFrame) -> None:
     """Append `frame` to a catalog table, in the catalog's schema and partitioning."""
+    import pandas as pd
     import pyarrow as pa
     from deltalake import write_deltalake
 
@@ -61,6 +60,7 @@ def write(config: Config, name: str, frame: pd.DataFrame) -> None:
 def fit_version(config: Config, features: pd.DataFrame, seed: int, training: dict, metrics: dict,
                 tags: dict) -> SampleVersion:
     """Fit a small forest, register it with the project's registry code, tag it like the nightly job."""
+    import numpy as np
     from sklearn.ensemble import IsolationForest as SkIsolationForest
 
     from models import registry
@@ -80,6 +80,8 @@ def fit_version(config: Config, features: pd.DataFrame, seed: int, training: dic
 
 
 def score(config: Config, events: pd.DataFrame, model: SampleVersion) -> pd.DataFrame:
+    import numpy as np
+
     from models.explain import ForestExplainer
 
     X = events[list(config.features)].to_numpy(dtype="float64")
@@ -94,6 +96,8 @@ def score(config: Config, events: pd.DataFrame, model: SampleVersion) -> pd.Data
 
 def incidents(config: Config, scores: pd.DataFrame, now: datetime, gap: timedelta = timedelta(minutes=1)) -> pd.DataFrame:
     """Anomalies of one key no more than `gap` apart form one incident; open while its last one is recent."""
+    import pandas as pd
+
     key, t = config.schema.key, config.schema.event_time
     rows = []
     for device, found in scores[scores.is_anomaly].sort_values(t).groupby(key):
@@ -112,6 +116,8 @@ def incidents(config: Config, scores: pd.DataFrame, now: datetime, gap: timedelt
 
 def feature_windows(config: Config, events: pd.DataFrame, written: datetime) -> pd.DataFrame:
     """1-minute windows per feature, over all keys (key null) and per key."""
+    import pandas as pd
+
     key, t = config.schema.key, config.schema.event_time
     frame = events.assign(window_start=events[t].dt.floor("1min"))
     rows = []
@@ -130,6 +136,8 @@ def feature_windows(config: Config, events: pd.DataFrame, written: datetime) -> 
 
 def baselines(config: Config, events: pd.DataFrame, computed: datetime) -> pd.DataFrame:
     """Reference statistics per key and feature, as the nightly job keeps them."""
+    import pandas as pd
+
     key = config.schema.key
     rows = []
     for device, part in events.groupby(key):
@@ -143,7 +151,10 @@ def baselines(config: Config, events: pd.DataFrame, computed: datetime) -> pd.Da
 
 def build(config: Config) -> dict:
     """Writes the sample lake and registry under config.lake_root; returns what it wrote (for tests)."""
+    import pandas as pd
+
     from models import registry
+    from simulation.fleet import FleetSimulator
 
     s = config.schema
     sim = FleetSimulator(devices=DEVICES, seed=5, anomaly_rate=0.01, burst_probability=1.0,

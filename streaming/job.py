@@ -110,13 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     from streaming.sources import describe_source, jar_groups
 
     spark = build_spark("isoguard-stream", master=args.master, jar_groups=jar_groups(config), verbose=args.verbose)
-    champion = ChampionWatcher(config).start()
-    sink = MicroBatchSink(config, champion)
-    query = start_stream(spark, config, champion, available_now=args.available_now, sink=sink)
-    # Live, the gold streams (feature_summary, alerts) run beside the main query; with --available-now, after it.
-    gold = [] if args.available_now else start_gold_streams(spark, config)
-    log.warning("stream started: %s -> tables under %s", describe_source(config), config.lake_root)
-
+    # From here on SIGTERM and SIGINT (Ctrl-C) only ask for a stop, also while the queries start. This replaces
+    # the SIGINT handler the SparkContext installed, which cancels every Spark job (the micro-batch in flight).
     stop_requested = threading.Event()
 
     def request_stop(signum, frame):  # no Spark calls here: the main thread may be inside one
@@ -124,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    champion = ChampionWatcher(config).start()
+    sink = MicroBatchSink(config, champion)
+    query = start_stream(spark, config, champion, available_now=args.available_now, sink=sink)
+    # Live, the gold streams (feature_summary, alerts) run beside the main query; with --available-now, after it.
+    gold = [] if args.available_now else start_gold_streams(spark, config)
+    log.warning("stream started: %s -> tables under %s", describe_source(config), config.lake_root)
     try:
         while query.isActive and not stop_requested.is_set() and not failure(gold):
             query.awaitTermination(1)
