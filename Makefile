@@ -1,4 +1,5 @@
 # isoguard: `make demo` runs the platform, `make test` runs every test. Both set up first.
+# Each target calls the `isoguard` command (installed by setup); `isoguard --help` lists them all.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -24,11 +25,11 @@ $(VENV)/.installed: pyproject.toml
 
 # Idempotent: resolves the Delta and Kafka-connector jars with Maven once, then only checks them.
 jars: $(VENV)/.installed
-	@$(BIN)/python -m lakehouse.jars resolve
+	@$(BIN)/isoguard jars resolve
 
 # Apache Kafka's broker jars: the Kafka tests start a real single-node broker from them.
 kafka-broker: $(VENV)/.installed
-	@$(BIN)/python -m lakehouse.jars resolve kafka-broker
+	@$(BIN)/isoguard jars resolve kafka-broker
 
 # Debian's Chromium and ChromeDriver for the browser tests.
 browser:
@@ -41,7 +42,7 @@ browser:
 setup-test: setup browser kafka-broker
 
 demo: setup
-	$(BIN)/python -m simulation.demo --config $(CONFIG)
+	$(BIN)/isoguard demo --config $(CONFIG)
 
 test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

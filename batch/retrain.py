@@ -19,32 +19,31 @@ finished version is skipped; `--force` trains again and overrides the gates.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):  # run as a file by spark-submit: make the project importable
     import os
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from lakehouse.cli import UsageError, command_parser, run_cli
+from lakehouse.progress import Steps
 
-from batch import hygiene, maintenance
-from batch.challenge import Comparison, labelled
-from batch.window_labels import LABEL
-from batch.window import TrainingWindow, holdout_cutoff, last_complete_day, read_days, read_window, split_at
-from features.engineering import build_features
-from lakehouse.catalog import ensure_tables, table_path
-from lakehouse.cli import UsageError, run_cli
-from lakehouse.config import Config, load_config
-from lakehouse.session import build_spark
-from models import gates, registry
-from models.forest import IsolationForest, IsolationForestModel
-from models.thresholds import Calibration, threshold_from_labels
+# pyspark, mlflow and the pipeline's modules load inside the functions, after the arguments
+# are parsed: `--help` and a bad argument answer in well under a second.
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from batch.challenge import Comparison
+    from batch.window import TrainingWindow
+    from lakehouse.config import Config
+    from models import gates
+    from models.forest import IsolationForestModel
+    from models.thresholds import Calibration
 
 log = logging.getLogger("isoguard.retrain")
 ISO_UTC = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"  # the session time zone is UTC
@@ -67,13 +66,17 @@ class RetrainResult:
         if self.skipped:
             return (f"retrain {self.window}: version {self.version} already trained on this window; nothing to do "
                     f"(--force trains again)")
-        reasons = ", ".join(f"{r} {self.excluded[r]}" for r in hygiene.REASONS)
+        from batch.hygiene import REASONS
+
+        reasons = ", ".join(f"{r} {self.excluded[r]}" for r in REASONS)
         return (f"retrain {self.window} (events version {self.events_version}): {self.rows} training events, "
                 f"excluded {self.excluded['total']} ({reasons}); version {self.version}, "
                 f"threshold {self.threshold:.4f} ({self.threshold_source}); {self.decision}")
 
 
 def fit(training: DataFrame, config: Config) -> IsolationForestModel:
+    from models.forest import IsolationForest
+
     m = config.model
     return IsolationForest(inputCols=list(config.features), numTrees=m.num_trees, maxSamples=m.max_samples,
                            maxFeatures=m.max_features, extensionLevel=m.extension_level, contamination=m.contamination,
@@ -86,6 +89,12 @@ def calibrate(spark: SparkSession, model: IsolationForestModel, before: DataFram
     Otherwise the contamination threshold that `fit` set. The holdout is never
     used: it has to judge the threshold, not choose it.
     """
+    from pyspark.sql import functions as F
+
+    from batch.challenge import labelled
+    from batch.window_labels import LABEL
+    from models.thresholds import Calibration, threshold_from_labels
+
     r = config.retrain
     if r.threshold == "contamination":
         return Calibration(model.threshold_, "contamination")
@@ -107,6 +116,10 @@ def calibrate(spark: SparkSession, model: IsolationForestModel, before: DataFram
 
 def clean_training(spark: SparkSession, config: Config, window: TrainingWindow, before: DataFrame):
     """The pre-holdout rows minus hygiene exclusions, and the exclusion counts per reason."""
+    from batch import hygiene
+    from batch.window import read_days
+    from lakehouse.catalog import table_path
+
     read = lambda name: spark.read.format("delta").load(table_path(config, name))  # noqa: E731
     excluded = hygiene.exclusions(before, config, quarantine=read("quarantine"), labels=read("labels"),
                                   scores=read_days(spark, config, "scores", window.day),
@@ -114,22 +127,38 @@ def clean_training(spark: SparkSession, config: Config, window: TrainingWindow, 
     return hygiene.without(before, excluded, config), hygiene.count_by_reason(before, excluded, config)
 
 
+RETRAIN_STEPS = ("read", "exclude", "fit", "calibrate", "evaluate", "register", "maintain")
+
+
 def retrain(spark: SparkSession, config: Config, day: date | None, force: bool = False) -> RetrainResult:
     """Train on `day` (None: every event so far), gate, register, promote or keep as challenger, maintain."""
-    events, window = read_window(spark, config, day)
-    if not force:
-        done = registry.finished_version(config, window.label, None if day else window.events_version)
-        if done:
-            log.info("window %s already has version %s; skipping (--force trains again)", window.label, done)
-            return RetrainResult(done, window.label, window.events_version, 0, None, "", False, "", {}, skipped=True)
-    features = build_features(events, config).persist()
-    frames = [features]
+    from pyspark.sql import functions as F
+
+    from batch import maintenance
+    from batch.challenge import Comparison, labelled
+    from batch.window import holdout_cutoff, read_window, split_at
+    from features.engineering import build_features
+    from models import gates, registry
+
+    steps = Steps("retrain", RETRAIN_STEPS)  # progress on a terminal, silent otherwise
+    frames = []
     try:
+        steps.start("read")
+        events, window = read_window(spark, config, day)
+        if not force:
+            done = registry.finished_version(config, window.label, None if day else window.events_version)
+            if done:
+                log.info("window %s already has version %s; skipping (--force trains again)", window.label, done)
+                return RetrainResult(done, window.label, window.events_version, 0, None, "", False, "", {},
+                                     skipped=True)
+        features = build_features(events, config).persist()
+        frames.append(features)
         if features.isEmpty():
             raise UsageError(f"no events to train on for {window.label}: let the stream run first")
         time_col = config.schema.event_time
         cutoff = holdout_cutoff(features, time_col, config.retrain.holdout_fraction)
         before, holdout = split_at(features, time_col, cutoff)
+        steps.start("exclude")
         training, excluded = clean_training(spark, config, window, before)
         training = training.persist()
         holdout = labelled(spark, config, holdout).persist()
@@ -140,11 +169,15 @@ def retrain(spark: SparkSession, config: Config, day: date | None, force: bool =
             raise UsageError(f"only {span.rows} events left to train on for {window.label} after the holdout and "
                              f"exclusions {excluded}")
         log.info("retrain %s: %d training events, excluded %s", window.label, span.rows, excluded)
+        steps.start("fit")
         model = fit(training, config)
+        steps.start("calibrate")
         calibration = calibrate(spark, model, before, config)
         model.threshold_ = calibration.threshold
+        steps.start("evaluate")
         comparison = Comparison.run(model, training, holdout, config)
         decision = gates.decide(comparison.challenger, comparison.champion, config.retrain, force)
+        steps.start("register")
         version = register(model, config, window, span, cutoff, excluded, comparison, decision, calibration)
         if decision.promote:
             registry.promote(config, version)
@@ -153,8 +186,11 @@ def retrain(spark: SparkSession, config: Config, day: date | None, force: bool =
         registry.tag_version(config, version, {registry.TAG_GATE_DECISION: decision.summary})
         log.warning("%s version %s (threshold %.4f, window %s): %s", config.model.name, version, model.threshold_,
                     window.label, decision.summary)
+        steps.start("maintain")
         maintenance.maintain(spark, config, day, training, window.label, window.events_version)
+        steps.finish()
     finally:
+        steps.close()
         for frame in frames:
             frame.unpersist()
     return RetrainResult(version, window.label, window.events_version, span.rows, model.threshold_,
@@ -164,6 +200,8 @@ def retrain(spark: SparkSession, config: Config, day: date | None, force: bool =
 def register(model, config: Config, window: TrainingWindow, span, cutoff: datetime, excluded: dict[str, int],
              comparison: Comparison, decision: gates.GateDecision, calibration: Calibration) -> str:
     """Log and register the new version with everything a reader needs to trust it."""
+    from models import registry
+
     holdout_start = cutoff.isoformat()
     training = {"window": window.label, "events_version": window.events_version, "rows": span.rows,
                 "sample_rows": model.sample_size_, "start": span.start, "end": span.end,
@@ -181,9 +219,10 @@ def register(model, config: Config, window: TrainingWindow, span, cutoff: dateti
                                    comparison.artifacts(decision, excluded))
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="batch.retrain", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="conf/default.toml")
+def parse_args(argv: list[str]):
+    parser = command_parser("batch.retrain", __doc__, "isoguard retrain --config conf/default.toml --date 2026-11-21\n"
+                                                      "isoguard retrain --config conf/default.toml --all --force")
+    parser.add_argument("--config", default="conf/default.toml", help="TOML config file")
     parser.add_argument("--master", default=None, help="Spark master (default local[*])")
     when = parser.add_mutually_exclusive_group()
     when.add_argument("--date", default=None,
@@ -191,11 +230,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     when.add_argument("--all", action="store_true", help="train on every event so far")
     parser.add_argument("--force", action="store_true",
                         help="train even if this window already has a version, and promote it whatever the gates say")
+    parser.add_argument("--verbose", action="store_true", help="Spark's INFO log too (default: warnings and errors)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from batch.window import last_complete_day
+    from lakehouse.config import load_config
+
     config = load_config(args.config)
     day = None
     if not args.all:
@@ -203,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             day = date.fromisoformat(args.date) if args.date else last_complete_day(datetime.now(timezone.utc))
         except ValueError:
             raise UsageError(f"--date: expected YYYY-MM-DD, got {args.date!r}") from None
-    spark = build_spark("isoguard-retrain", master=args.master)
+    from lakehouse.catalog import ensure_tables
+    from lakehouse.session import build_spark
+
+    spark = build_spark("isoguard-retrain", master=args.master, verbose=args.verbose)
     ensure_tables(spark, config)
     print(retrain(spark, config, day, force=args.force).summary())
     return 0

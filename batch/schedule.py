@@ -1,6 +1,6 @@
 """Run the retrain every night, in-process, with a small cron-like scheduler.
 
-    python -m batch.schedule --config conf/default.toml
+    isoguard schedule --config conf/default.toml        (python -m batch.schedule, the same)
 
 At `retrain.schedule_at` (local time, default 00:30) it calls the same entry
 point as the crontab line in the README, `batch.retrain.main`, for the last
@@ -12,7 +12,6 @@ schedule is tested without waiting.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time as _time
@@ -21,9 +20,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Callable
 
 from batch.retrain import main as retrain_main
-from batch.window import last_complete_day
-from lakehouse.cli import run_cli
-from lakehouse.config import load_config
+from lakehouse.cli import command_parser, run_cli
 
 log = logging.getLogger("isoguard.schedule")
 MAX_SLEEP_SECONDS = 60.0  # wake up now and then: a suspended laptop or a changed clock must not skip a night
@@ -62,6 +59,8 @@ class NightlyScheduler:
 
     def run_once(self) -> int:
         """Wait for the next due time, run the job for its day, return its exit code (1 if it raised)."""
+        from batch.window import last_complete_day  # pyspark: loaded once a run is due, not to parse --help
+
         due = self.schedule.next_after(self.clock())
         day = last_complete_day(due)
         log.info("next retrain at %s for %s", due.isoformat(timespec="minutes"), day)
@@ -95,10 +94,12 @@ def retrain_job(config_path: str, master: str | None = None) -> Callable[[date],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="batch.schedule", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="conf/default.toml")
+    parser = command_parser("batch.schedule", __doc__, "isoguard schedule --config conf/default.toml")
+    parser.add_argument("--config", default="conf/default.toml", help="TOML config file")
     parser.add_argument("--master", default=None, help="Spark master for the retrain (default local[*])")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    from lakehouse.config import load_config
+
     config = load_config(args.config)  # a bad config fails now, not at half past midnight
     log.info("nightly retrain scheduled at %s local time", config.retrain.schedule_at)
     NightlyScheduler(DailyAt.parse(config.retrain.schedule_at), retrain_job(args.config, args.master)).run()

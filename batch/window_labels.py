@@ -4,8 +4,15 @@ A verdict on an event covers that event; a verdict on an alert covers every
 event of the alert's key between its `started_at` and `ended_at`. When several
 verdicts cover one event, the latest (`labelled_at`) wins, so an analyst can
 change their mind. The result is one row per event id: `label` 1 (anomaly) or 0.
+
+Ground-truth files are optional: where there are none, the retrain notes it in
+one log line. Their folder is checked before Spark reads it, since Spark's
+reader logs a FileNotFoundException stack trace for a missing path even when
+the caller handles the error.
 """
 from __future__ import annotations
+
+import logging
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -15,6 +22,16 @@ from lakehouse.config import Config
 
 ANOMALY, NORMAL = "true_positive", "false_positive"
 LABEL = "label"
+log = logging.getLogger("isoguard.labels")
+_noted_absent: set[str] = set()  # folders already noted as absent in this process: one note each
+
+
+def _any_file(spark: SparkSession, pattern: str) -> bool:
+    """Whether a Hadoop glob matches anything (local disk or an object store), without Spark's reader."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(pattern)
+    found = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).globStatus(path)
+    return found is not None and len(found) > 0
 
 
 def verdicts_per_event(window: DataFrame, labels: DataFrame, config: Config) -> DataFrame:
@@ -38,8 +55,14 @@ def verdicts_per_event(window: DataFrame, labels: DataFrame, config: Config) -> 
 
 def read_truth(spark: SparkSession, path: str, config: Config) -> DataFrame | None:
     """Ground-truth CSVs (event_id, is_anomaly[, kind]) such as the generator writes; None when there are none."""
+    pattern = f"{path.rstrip('/')}/*.csv"
+    if not _any_file(spark, pattern):
+        if path not in _noted_absent:
+            _noted_absent.add(path)
+            log.info("no ground-truth files at %s: labels come from analyst verdicts only", pattern)
+        return None
     try:
-        truth = spark.read.csv(f"{path.rstrip('/')}/*.csv", header=True,
+        truth = spark.read.csv(pattern, header=True,
                                schema="event_id string, is_anomaly int, kind string")
     except AnalysisException:  # no such folder, or no CSV files in it
         return None

@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
 
 from lakehouse.config import Config, load_config  # noqa: E402
+from lakehouse.progress import Steps  # noqa: E402
 from lakehouse.session import build_spark  # noqa: E402
 from models import registry  # noqa: E402
 from models.forest import IsolationForest, IsolationForestModel  # noqa: E402
@@ -205,6 +206,9 @@ def main() -> int:
     base = load_config(args.config, environ={})
     rate = 20_000.0
     staging = work / "staged"
+    phases = ("generate", "drain", "scoring", *(("paced",) if args.paced_mb > 0 else ()))
+    progress = Steps("benchmark", phases)
+    progress.start("generate")
     print(f"generating {args.events:,} events into {staging} ...", flush=True)
     gen_start = time.time()
     run_generator(FleetSimulator(devices=200, seed=1, drift_start=T0), LandingWriter(staging, work / "truth"),
@@ -217,17 +221,21 @@ def main() -> int:
     spark = build_spark("isoguard-bench", conf={"spark.ui.enabled": "false"})
     drain_config = lake_config(base, work / "drain" / "lake", args.files_per_batch)
     model = register_champion(spark, drain_config)
+    progress.start("drain")
     print(f"drain: {args.files_per_batch} files ({args.files_per_batch * args.events_per_file:,} events) "
           "per micro-batch ...", flush=True)
     result = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} cores",
               "drain": drain(spark, drain_config, staged)}
+    progress.start("scoring")
     result["scoring"] = scoring_side_by_side(spark, drain_config, model)
     if args.paced_mb > 0:
+        progress.start("paced")
         paced_config = lake_config(base, work / "paced" / "lake", 0)
         register_champion(spark, paced_config)
         print(f"paced: files arrive at {args.paced_mb} MB/s while the job runs live ...", flush=True)
         result["paced"] = paced(spark, paced_config, staged, args.paced_mb, result["drain"]["events"])
     spark.stop()
+    progress.close()
 
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)

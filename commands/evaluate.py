@@ -1,6 +1,6 @@
 """Evaluate the isolation forest on labelled files (CSV, Parquet or a Delta table).
 
-    python -m commands.evaluate --input ../shared/data/labeled/*.csv --label-col label [--baseline] [--json out.json]
+    isoguard evaluate --input ../shared/data/labeled/*.csv --label-col label [--baseline] [--json out.json]
 
 Protocol (ADBench's): a 70/30 split stratified by label, the forest fitted on
 the 70% and scored on the 30%, for 3 seeds; reported per set: the mean and
@@ -27,18 +27,21 @@ side (in-process inputs only).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from lakehouse.cli import UsageError, run_cli
+from lakehouse.cli import UsageError, command_parser, run_cli
 from lakehouse.config import ModelConfig
+from lakehouse.progress import Steps
+
+if TYPE_CHECKING:
+    import pandas as pd  # loaded by read_pandas, after the arguments are parsed: `--help` stays fast
 
 TRAIN_SHARE = 0.7
 SEEDS = tuple(range(10))  # ADBench uses 3; with 3 the gap between two forests on one set is within seed noise
@@ -219,6 +222,8 @@ def count_rows(path: str) -> int:
 
 
 def read_pandas(path: str) -> pd.DataFrame:
+    import pandas as pd
+
     p = Path(path)
     if (p / "_delta_log").is_dir():
         from deltalake import DeltaTable
@@ -286,7 +291,7 @@ def report_line(result: Evaluation) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     defaults = ForestSettings()
-    parser = argparse.ArgumentParser(prog="commands.evaluate", description=__doc__.splitlines()[0])
+    parser = command_parser("commands.evaluate", __doc__, "isoguard evaluate --input data/*.csv --label-col label --baseline")
     parser.add_argument("--input", required=True, nargs="+", help="CSV, Parquet or Delta tables with features and a label")
     parser.add_argument("--label-col", default="label", help="1 = anomaly, 0 = normal")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
@@ -316,16 +321,19 @@ def main(argv: list[str] | None = None) -> int:
         return session[0]
 
     results = []
-    for path in args.input:
-        try:
-            result = evaluate_file(path, args.label_col, settings, in_process_rows=args.in_process_rows,
-                                   baseline=args.baseline, spark_factory=spark_factory)
-        except UsageError:
-            raise
-        except ValueError as err:
-            raise UsageError(f"{Path(path).name}: {err}") from err
-        print(report_line(result), flush=True)
-        results.append(result)
+    with Steps("evaluate", len(args.input) * len(SEEDS)) as progress:  # one unit per set and seed
+        for path in args.input:
+            seeds = progress.each(SEEDS, lambda seed, name=Path(path).name: f"{name}, seed {seed}")
+            try:
+                result = evaluate_file(path, args.label_col, settings, seeds=seeds,
+                                       in_process_rows=args.in_process_rows, baseline=args.baseline,
+                                       spark_factory=spark_factory)
+            except UsageError:
+                raise
+            except ValueError as err:
+                raise UsageError(f"{Path(path).name}: {err}") from err
+            print(report_line(result), flush=True)
+            results.append(result)
     if len(results) > 1:
         mean = lambda key: sum(getattr(r, key) for r in results) / len(results)  # noqa: E731
         line = (f"mean of {len(results)} sets: ROC-AUC {mean('roc_auc'):.3f}, "

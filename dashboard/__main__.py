@@ -1,4 +1,7 @@
-"""python -m dashboard --config conf/default.toml [--host 127.0.0.1] [--port 8050]
+"""The live dashboard (Dash): the stream's tables, alerts, models and drift, refreshed in the browser.
+
+    isoguard dashboard --config conf/default.toml [--host 127.0.0.1] [--port 8050]
+    python -m dashboard --config conf/default.toml          (the same)
 
 Binds 127.0.0.1 by default. An address is loopback when every address it
 resolves to is (a name is resolved, never judged by its spelling), and the
@@ -10,10 +13,9 @@ see dashboard.network.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
-from lakehouse.cli import UsageError, run_cli
+from lakehouse.cli import UsageError, command_parser, run_cli
 from lakehouse.config import load_config
 
 from dashboard.auth import PASSWORD_ENV, USER_ENV, credentials_from
@@ -26,10 +28,10 @@ def exposure_error(host: str, where: str) -> UsageError:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dashboard", description="isoguard live dashboard")
-    parser.add_argument("--config", default="conf/default.toml")
+    parser = command_parser("dashboard", __doc__, "isoguard dashboard --config conf/default.toml --port 8050")
+    parser.add_argument("--config", default="conf/default.toml", help="TOML config file")
     parser.add_argument("--host", default=None, help="bind address (default from config: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--port", type=int, default=None, help="port (default from config: 8050)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     config = load_config(args.config)
     host = args.host if args.host is not None else config.dashboard.host

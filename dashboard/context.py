@@ -24,11 +24,11 @@ class Context:
 
     def no_data(self) -> str:
         return (f"No data yet: start the stream with `make demo` or "
-                f"`spark-submit streaming/job.py --config {self.config_arg}`.")
+                f"`isoguard stream --config {self.config_arg}`.")
 
     def no_model(self) -> str:
-        return f"No model yet: run `spark-submit batch/retrain.py --config {self.config_arg} --all`."
+        return f"No model yet: run `isoguard retrain --config {self.config_arg} --all`."
 
     def no_scores(self) -> str:
         return (f"No scores yet: events are stored, and scores appear once a model is champion "
-                f"(`spark-submit batch/retrain.py --config {self.config_arg} --all`).")
+                f"(`isoguard retrain --config {self.config_arg} --all`).")

@@ -3,7 +3,7 @@
 Coordinates follow the installed pyspark and delta-spark versions, so the Python
 pins in pyproject.toml are the single source of truth. `make setup` runs
 
-    python -m lakehouse.jars resolve
+    isoguard jars resolve          (python -m lakehouse.jars resolve, the same)
 
 which asks Maven (from Maven Central, through the local Maven repository) for
 each group's jars and their runtime dependencies and copies those that Spark
@@ -11,11 +11,14 @@ does not already ship into `.jars/<group>/`. The SparkSession builder puts
 those files on the classpath, so nothing is downloaded at run time. On a
 cluster, pass the same coordinates to spark-submit:
 
-    spark-submit --packages "$(python -m lakehouse.jars coordinates)" ...
+    spark-submit --packages "$(isoguard jars coordinates)" ...
 
 One more group is not for Spark: "kafka-broker", Apache Kafka's own broker jars,
 which the tests run as a single-node KRaft broker in a separate JVM
-(`python -m lakehouse.jars resolve kafka-broker`, run by `make setup-test`).
+(`isoguard jars resolve kafka-broker`, run by `make setup-test`).
+
+Versions are read from the installed packages' metadata, not by importing
+pyspark, so `isoguard jars --help` and `coordinates` answer at once.
 """
 from __future__ import annotations
 
@@ -24,27 +27,34 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from importlib import metadata
+from importlib import metadata, util
 from pathlib import Path
 
-import pyspark
+from lakehouse.cli import command_parser
+from lakehouse.progress import Steps
 
 SCALA_BINARY = "2.13"
 JAR_HOME = Path(__file__).resolve().parent.parent / ".jars"
 
 
+def _spark_version() -> str:
+    return metadata.version("pyspark")
+
+
 def _spark_minor() -> str:
-    return ".".join(pyspark.__version__.split(".")[:2])
+    return ".".join(_spark_version().split(".")[:2])
 
 
-# The Kafka connector 4.2.0 depends on spark-token-provider-kafka-0-10 4.2.0, which the
-# reachable Maven Central does not serve (nor any 4.1.x). The newest release it does serve,
-# 4.0.0, has the same classes, and its references resolve against Spark 4.2.0 except two
-# logging keys on the Kerberos delegation-token path, which isoguard does not use (SASL and
-# SSL settings go to the Kafka client directly). Maven takes the pinned version instead.
-MANAGED_VERSIONS = {
-    "kafka": {f"org.apache.spark:spark-token-provider-kafka-0-10_{SCALA_BINARY}": "4.0.0"},
-}
+def _pyspark_home() -> Path:
+    """The installed pyspark package's folder (its jars/ and conf/), found without importing it."""
+    return Path(util.find_spec("pyspark").origin).parent
+
+
+# Versions Maven must take instead of the ones a dependency asks for, per group (none today: the
+# reachable Maven Central now serves spark-token-provider-kafka-0-10 4.2.0, which the Kafka
+# connector 4.2.0 depends on, so its 4.0.0 pin is gone). A change here changes the group's
+# COORDINATES stamp, so the next `resolve` fetches the group again.
+MANAGED_VERSIONS: dict[str, dict[str, str]] = {}
 
 # The broker the tests start (KRaft, Java 17). It runs in its own JVM, so its version is
 # independent of the connector's kafka-clients (3.9.2), which speaks to 4.x brokers.
@@ -57,7 +67,7 @@ def coordinates(group: str) -> list[str]:
         delta = metadata.version("delta-spark")
         return [f"io.delta:delta-spark_{_spark_minor()}_{SCALA_BINARY}:{delta}"]
     if group == "kafka":
-        return [f"org.apache.spark:spark-sql-kafka-0-10_{SCALA_BINARY}:{pyspark.__version__}"]
+        return [f"org.apache.spark:spark-sql-kafka-0-10_{SCALA_BINARY}:{_spark_version()}"]
     if group == "kafka-broker":
         return [f"org.apache.kafka:kafka_{SCALA_BINARY}:{KAFKA_BROKER_VERSION}"]
     raise ValueError(f"unknown jar group {group!r}: use one of {', '.join(GROUPS)}")
@@ -121,7 +131,7 @@ def resolve(group: str) -> list[str]:
         raise RuntimeError("Maven (mvn) is required to resolve the Spark jars: install it (apt-get install maven)")
     spark_jars = set()
     if group in SPARK_GROUPS:
-        spark_jars = {_artifact_name(p.name) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+        spark_jars = {_artifact_name(p.name) for p in (_pyspark_home() / "jars").glob("*.jar")}
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "pom.xml").write_text(_pom(coords, managed))
         out = Path(tmp) / "out"
@@ -149,11 +159,11 @@ def write_spark_defaults(groups: tuple[str, ...] = SPARK_GROUPS) -> Path:
     A JVM that spark-submit already started ignores `spark.jars` set later in the
     SparkSession builder, so the local install gets a spark-defaults.conf.
     """
-    conf_dir = Path(pyspark.__file__).parent / "conf"
+    conf_dir = _pyspark_home() / "conf"
     conf_dir.mkdir(exist_ok=True)
     target = conf_dir / "spark-defaults.conf"
     lines = [
-        "# written by `python -m lakehouse.jars resolve` (isoguard make setup)",
+        "# written by `isoguard jars resolve` (make setup)",
         f"spark.jars {','.join(p for g in groups for p in jar_paths(g))}",
         f"spark.pyspark.python {sys.executable}",
         f"spark.pyspark.driver.python {sys.executable}",
@@ -163,20 +173,29 @@ def write_spark_defaults(groups: tuple[str, ...] = SPARK_GROUPS) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    command = argv[0] if argv else "resolve"
-    groups = argv[1:] or list(DEFAULT_GROUPS)
+    parser = command_parser("lakehouse.jars", __doc__, "isoguard jars resolve\n"
+                                                       "isoguard jars resolve kafka-broker\n"
+                                                       "spark-submit --packages \"$(isoguard jars coordinates)\" ...")
+    parser.add_argument("action", nargs="?", default="resolve", choices=("resolve", "coordinates"),
+                        help="resolve: fetch the jars into .jars/ (default); coordinates: print them for --packages")
+    parser.add_argument("groups", nargs="*", metavar="group",  # no `choices`: argparse 3.11 rejects an empty list
+                        help=f"jar groups, of {', '.join(GROUPS)} (default: {' '.join(DEFAULT_GROUPS)})")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if unknown := [g for g in args.groups if g not in GROUPS]:
+        parser.error(f"unknown jar group {unknown[0]!r}: use one of {', '.join(GROUPS)}")
+    groups = args.groups or list(DEFAULT_GROUPS)
     try:
-        if command == "resolve":
+        if args.action == "resolve":
             if shutil.which("java") is None:
                 raise RuntimeError("Java 17 is required to run Spark: install it (apt-get install openjdk-17-jre-headless)")
-            for g in groups:
-                print(f"{g}: {len(resolve(g))} jars in {group_dir(g)}")
+            with Steps("jars", groups) as progress:
+                for g in groups:
+                    progress.start(g)
+                    print(f"{g}: {len(resolve(g))} jars in {group_dir(g)}")
+                progress.finish()
             write_spark_defaults(tuple(g for g in SPARK_GROUPS if group_dir(g).exists()))
-        elif command == "coordinates":
-            print(",".join(c for g in groups for c in coordinates(g)))
         else:
-            raise RuntimeError(f"unknown command {command!r}: use resolve or coordinates")
+            print(",".join(c for g in groups for c in coordinates(g)))
     except (RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

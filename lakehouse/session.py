@@ -1,4 +1,16 @@
-"""The SparkSession builder: Delta extensions, the resolved jars, local defaults."""
+"""The SparkSession builder: Delta extensions, the resolved jars, local defaults, quiet logs, a shielded JVM.
+
+Spark logs at WARN by default (`spark.log.level`, applied as the SparkContext
+starts, so its startup INFO lines never print; `verbose=True` or
+ISOGUARD_SPARK_LOG_LEVEL brings them back). Outside spark-submit the JVM is
+started in a session of its own: a Ctrl-C in the terminal (SIGINT to the
+terminal's whole process group) reaches only the Python driver, which stops its
+queries cleanly, and never the JVM or its Python workers, which would abort the
+micro-batch in flight. The JVM still ends with the driver: it exits when its
+stdin pipe from the driver closes. Under spark-submit the JVM is the driver's
+parent and was started by the caller: stop the Python driver with SIGTERM or
+SIGINT, not its process group.
+"""
 from __future__ import annotations
 
 import os
@@ -41,17 +53,43 @@ COMMON_CONF = {
     "spark.ui.showConsoleProgress": "false",
 }
 
+QUIET_LOG_LEVEL, VERBOSE_LOG_LEVEL = "WARN", "INFO"
+LOG_LEVEL_ENV = "ISOGUARD_SPARK_LOG_LEVEL"
+
+
+def log_level(verbose: bool = False) -> str:
+    """Spark's log level: INFO with `verbose`, else ISOGUARD_SPARK_LOG_LEVEL, else WARN."""
+    return VERBOSE_LOG_LEVEL if verbose else os.environ.get(LOG_LEVEL_ENV, QUIET_LOG_LEVEL)
+
+
+def _launch_shielded_gateway(settings: dict[str, str]) -> None:
+    """Start the driver JVM in its own session (see the module docstring), with the settings it must start with.
+
+    pyspark starts it on the first SparkContext; starting it here first, with the
+    same configuration on spark-submit's command line, only changes its session.
+    """
+    from pyspark import SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return
+    conf = SparkConf(loadDefaults=False)
+    conf.setAll(settings.items())
+    SparkContext._ensure_initialized(gateway=launch_gateway(conf, popen_kwargs={"start_new_session": True}))
+
 
 def build_spark(
     app_name: str = "isoguard",
     master: str | None = None,
     jar_groups: tuple[str, ...] = ("delta",),
     conf: dict[str, str] | None = None,
+    verbose: bool = False,
 ) -> SparkSession:
     """A SparkSession with Delta Lake, `local[*]` unless a master is given.
 
     Under spark-submit the master and packages given on its command line win;
-    outside it the jars resolved by `make setup` go on the classpath.
+    outside it the jars resolved by `make setup` go on the classpath. `verbose`
+    keeps Spark's INFO log (default: warnings and errors only).
     """
     builder = SparkSession.builder.appName(app_name)
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # launched by spark-submit
@@ -60,7 +98,8 @@ def build_spark(
     elif not submitted:
         builder = builder.master("local[*]")
     effective_master = master or (SparkConf().get("spark.master", "local[*]") if submitted else "local[*]")
-    settings = dict(COMMON_CONF)
+    level = log_level(verbose)
+    settings = dict(COMMON_CONF, **{"spark.log.level": level})
     settings.update(DELTA_CONF)
     if effective_master.startswith("local"):
         settings.update(LOCAL_CONF)
@@ -70,8 +109,10 @@ def build_spark(
         settings["spark.pyspark.python"] = sys.executable
         settings["spark.pyspark.driver.python"] = sys.executable
     settings.update(conf or {})
+    if not submitted:
+        _launch_shielded_gateway({"spark.app.name": app_name, "spark.master": master or "local[*]", **settings})
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("ISOGUARD_SPARK_LOG_LEVEL", "WARN"))
+    spark.sparkContext.setLogLevel(level)  # also when getOrCreate returned a session started earlier
     return spark

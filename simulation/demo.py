@@ -1,14 +1,17 @@
-"""`make demo`: the whole platform on this machine, in one command.
+"""The whole platform on this machine, in one command (`isoguard demo`, `make demo`).
 
-Starts the generator, the streaming job (spark-submit) and the dashboard; runs
-the first retrain once about a minute of events has arrived (unless a champion
-already exists); prints progress until Ctrl-C, then stops every process it
-started, JVMs and Python workers included (each child runs in its own process
-group, which is signalled as a whole).
+Starts the generator, the streaming job and the dashboard (each an `isoguard`
+subcommand); runs the first retrain once about a minute of events has arrived
+(unless a champion already exists); prints progress until Ctrl-C, then stops
+every process it started. Each child runs in a session of its own, so the
+terminal's Ctrl-C reaches only this process. Stopping signals each child's
+Python process alone (SIGTERM): the streaming job finishes its micro-batch in
+flight and stops its queries, and each JVM, in a session of its own too
+(lakehouse.session), ends with its driver. Whatever is left after the grace
+period is killed, process group and all.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import subprocess
@@ -16,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from lakehouse.cli import run_cli
+from lakehouse.cli import command_parser, run_cli
 from lakehouse.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +45,7 @@ class Children:
 
     def stop_all(self, grace: float = 25.0) -> None:
         for proc in self.procs.values():
-            _signal_group(proc, signal.SIGTERM)
+            _signal(proc, signal.SIGTERM)  # the Python process only: never the JVM under a micro-batch
         deadline = time.time() + grace
         for proc in self.procs.values():
             try:
@@ -50,15 +53,24 @@ class Children:
             except subprocess.TimeoutExpired:
                 pass
         for proc in self.procs.values():
-            _signal_group(proc, signal.SIGKILL)  # the group may outlive its leader (JVM, Python workers)
+            _signal(proc, signal.SIGKILL, group=True)  # whatever outlived its leader, or the grace period
             proc.wait()
 
 
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+def _signal(proc: subprocess.Popen, sig: int, group: bool = False) -> None:
+    """Signal a child, or its whole process group (the child leads one: it started a session)."""
     try:
-        os.killpg(proc.pid, sig)
+        if group:
+            os.killpg(proc.pid, sig)
+        elif proc.poll() is None:
+            proc.send_signal(sig)
     except ProcessLookupError:
         pass
+
+
+def isoguard(subcommand: str, *args: str) -> list[str]:
+    """The command line of an `isoguard` subcommand in this interpreter (installed script or not)."""
+    return [sys.executable, "-m", "commands.isoguard", subcommand, *args]
 
 
 def _stats(config: Config):
@@ -72,8 +84,8 @@ def _stats(config: Config):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="simulation.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="conf/default.toml")
+    parser = command_parser("simulation.demo", __doc__, "isoguard demo --config conf/default.toml --rate 1000")
+    parser.add_argument("--config", default="conf/default.toml", help="TOML config file")
     parser.add_argument("--rate", type=float, default=1000.0, help="generated events per second")
     parser.add_argument("--warmup-events", type=int, default=None,
                         help="events to collect before the first retrain (default: one minute's worth)")
@@ -98,11 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     print(f"isoguard demo: lake {config.lake_root}, logs in {log_dir}")
     try:
-        children.start("generator", [sys.executable, "-m", "simulation.generate", "--config", config_path,
-                                     "--rate", str(args.rate)], env)
-        children.start("stream", [str(BIN / "spark-submit"), str(ROOT / "streaming" / "job.py"),
-                                  "--config", config_path], env)
-        children.start("dashboard", [sys.executable, "-m", "dashboard", "--config", config_path], env)
+        children.start("generator", isoguard("generate", "--config", config_path, "--rate", str(args.rate)), env)
+        children.start("stream", isoguard("stream", "--config", config_path), env)
+        children.start("dashboard", isoguard("dashboard", "--config", config_path), env)
         print(f"started: generator ({args.rate:g} events/s), streaming job (Spark local[*]), dashboard")
         print(f"Dashboard: http://{config.dashboard.host}:{config.dashboard.port}", flush=True)
         champion = registry.alias_version(config)
@@ -121,9 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             stats = _stats(config)
             arrived = int(stats.rows_in.sum()) if stats is not None else 0
             if not champion and not retrain_started and arrived >= warmup:
-                print(f"{arrived:,} events stored: running the first retrain (spark-submit batch/retrain.py --all)")
-                children.start("retrain", [str(BIN / "spark-submit"), str(ROOT / "batch" / "retrain.py"),
-                                           "--config", config_path, "--all"], env)
+                print(f"{arrived:,} events stored: running the first retrain (isoguard retrain --all)")
+                children.start("retrain", isoguard("retrain", "--config", config_path, "--all"), env)
                 retrain_started = True
             retrain = children.procs.get("retrain")
             if retrain is not None and retrain.poll() is not None and not champion:

@@ -1,9 +1,9 @@
 """The fleet simulator's events, or a replayed CSV, landing as JSON-lines files (or produced to Kafka).
 
-    python -m simulation.generate --rate 1000 --duration 600            # live, in real time
-    python -m simulation.generate --rate 5000 --duration 60 --start 2026-11-21T00:00:00Z   # simulated clock, no waiting
-    python -m simulation.generate --replay data.csv --time-col ts --speed 60
-    python -m simulation.generate --kafka 127.0.0.1:9092 --topic isoguard-events   # to Kafka instead of files
+    isoguard generate --rate 1000 --duration 600            # live, in real time
+    isoguard generate --rate 5000 --duration 60 --start 2026-11-21T00:00:00Z   # simulated clock, no waiting
+    isoguard generate --replay data.csv --time-col ts --speed 60
+    isoguard generate --kafka 127.0.0.1:9092 --topic isoguard-events   # to Kafka instead of files
 
 Ground truth (event_id, is_anomaly, kind) goes to a separate labels folder,
 never into the event payload. Files are written under a hidden name and
@@ -24,13 +24,17 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from lakehouse.cli import UsageError, run_cli
+from lakehouse.cli import UsageError, command_parser, run_cli
 from lakehouse.config import Config, load_config
-from simulation.fleet import FleetSimulator, to_json_lines
+
+# numpy, pandas and the simulator load inside the functions, after the arguments are parsed:
+# `--help` and a bad argument answer in well under a second.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from simulation.fleet import FleetSimulator
 
 
 class LandingWriter:
@@ -44,6 +48,8 @@ class LandingWriter:
             self.truth.mkdir(parents=True, exist_ok=True)
 
     def write(self, name: str, events: pd.DataFrame, truth: pd.DataFrame | None = None) -> int:
+        from simulation.fleet import to_json_lines
+
         text = to_json_lines(events)
         tmp = self.landing / f".{name}.jsonl.tmp"
         tmp.write_text(text)
@@ -55,6 +61,8 @@ class LandingWriter:
 
 def read_truth(truth_dir: str | Path) -> pd.DataFrame:
     """All ground-truth labels written so far."""
+    import pandas as pd
+
     files = sorted(Path(truth_dir).glob("*.csv"))
     if not files:
         return pd.DataFrame(columns=["event_id", "is_anomaly", "kind"])
@@ -120,6 +128,9 @@ def replay_csv(path: str, time_col: str, speed: float, config: Config, writer: L
     With `run_id` (the command line always has one), file names and made-up event
     ids carry it, so two replays into one landing folder are two sets of files and events.
     """
+    import numpy as np
+    import pandas as pd
+
     run = f"{run_id}-" if run_id else ""
     try:
         frame = pd.read_csv(path)
@@ -155,8 +166,9 @@ def replay_csv(path: str, time_col: str, speed: float, config: Config, writer: L
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="simulation.generate", description=__doc__.splitlines()[0])
-    p.add_argument("--config", default="conf/default.toml")
+    p = command_parser("simulation.generate", __doc__, "isoguard generate --rate 1000 --duration 600\n"
+                                                       "isoguard generate --replay data.csv --time-col ts --speed 60")
+    p.add_argument("--config", default="conf/default.toml", help="TOML config file")
     p.add_argument("--rate", type=float, default=1000.0, help="events per second (default 1000)")
     p.add_argument("--duration", type=float, default=0.0, help="seconds of events; 0 = until Ctrl-C")
     p.add_argument("--start", default=None, help="simulate time from this ISO-8601 instant, without waiting")
@@ -209,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                        new_run_id())
         print(f"generator: replayed {n} rows into {target}")
         return 0
+    from simulation.fleet import METRICS, FleetSimulator
+
     missing = [f for f in config.features if f not in METRICS]
     if missing:
         raise UsageError(f"the built-in fleet simulator has no metric {', '.join(missing)}: use --replay for your own data")

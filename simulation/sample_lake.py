@@ -1,7 +1,7 @@
 """A small, complete lake to try the dashboard and the notebooks without Spark (their tests use it too).
 
-    python -m simulation.sample_lake --lake /tmp/isoguard-sample/lake
-    ISOGUARD_LAKE=/tmp/isoguard-sample/lake python -m dashboard
+    isoguard sample-lake --lake /tmp/isoguard-sample/lake
+    ISOGUARD_LAKE=/tmp/isoguard-sample/lake isoguard dashboard
 
 For the embedded default config (the simulated fleet of simulation.generate):
 30 minutes of events around midnight (two event_date partitions), written with
@@ -14,24 +14,20 @@ The first half of the events is scored by v1, the rest by v2, as after a live sw
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-from sklearn.ensemble import IsolationForest as SkIsolationForest
-
-from dashboard.delta import append_frame
-from features.engineering import feature_matrix
-from lakehouse.cli import UsageError, run_cli
+from lakehouse.cli import UsageError, command_parser, run_cli
 from lakehouse.config import Config, load_config
-from models import registry
-from models.explain import ForestExplainer
-from models.forest import IsolationForestModel
-from simulation.fleet import FleetSimulator
+
+# numpy, pandas, Spark's catalog, scikit-learn and mlflow load inside the functions that use them:
+# `--help` and a bad argument answer in well under a second.
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.ensemble import IsolationForest as SkIsolationForest
 
 START = datetime(2026, 11, 20, 23, 50, tzinfo=timezone.utc)
 MINUTES, DEVICES, EVENTS_PER_SECOND, BATCH_SECONDS = 30, 12, 3, 10
@@ -48,6 +44,13 @@ class SampleVersion:
 def fit_version(config: Config, features: pd.DataFrame, seed: int, training: dict, metrics: dict,
                 tags: dict) -> SampleVersion:
     """Fit a small forest, register it with the project's registry code, tag it like the nightly job."""
+    import numpy as np
+    from sklearn.ensemble import IsolationForest as SkIsolationForest
+
+    from features.engineering import feature_matrix
+    from models import registry
+    from models.forest import IsolationForestModel
+
     X = feature_matrix(features, config.features)
     forest = SkIsolationForest(n_estimators=50, max_samples=128, random_state=seed).fit(X)
     threshold = float(np.quantile(-forest.score_samples(X), 1 - config.model.contamination))
@@ -61,6 +64,11 @@ def fit_version(config: Config, features: pd.DataFrame, seed: int, training: dic
 
 
 def score(config: Config, events: pd.DataFrame, model: SampleVersion) -> pd.DataFrame:
+    import numpy as np
+
+    from features.engineering import feature_matrix
+    from models.explain import ForestExplainer
+
     X = feature_matrix(events, config.features)
     scores = -model.forest.score_samples(X)
     flagged = scores >= model.threshold
@@ -73,6 +81,8 @@ def score(config: Config, events: pd.DataFrame, model: SampleVersion) -> pd.Data
 
 def incidents(config: Config, scores: pd.DataFrame, now: datetime, gap: timedelta = timedelta(minutes=1)) -> pd.DataFrame:
     """Anomalies of one key no more than `gap` apart form one incident; open while its last one is recent."""
+    import pandas as pd
+
     key, t = config.schema.key, config.schema.event_time
     rows = []
     for device, found in scores[scores.is_anomaly].sort_values(t).groupby(key):
@@ -91,6 +101,8 @@ def incidents(config: Config, scores: pd.DataFrame, now: datetime, gap: timedelt
 
 def feature_windows(config: Config, events: pd.DataFrame, written: datetime) -> pd.DataFrame:
     """1-minute windows per feature, over all keys (key null) and per key."""
+    import pandas as pd
+
     key, t = config.schema.key, config.schema.event_time
     frame = events.assign(window_start=events[t].dt.floor("1min"))
     rows = []
@@ -109,6 +121,8 @@ def feature_windows(config: Config, events: pd.DataFrame, written: datetime) -> 
 
 def baselines(config: Config, events: pd.DataFrame, computed: datetime) -> pd.DataFrame:
     """Reference statistics per key and feature, as the nightly job keeps them."""
+    import pandas as pd
+
     key = config.schema.key
     rows = []
     for device, part in events.groupby(key):
@@ -122,6 +136,12 @@ def baselines(config: Config, events: pd.DataFrame, computed: datetime) -> pd.Da
 
 def build(config: Config) -> dict:
     """Writes the sample lake and registry under config.lake_root; returns what it wrote (for tests)."""
+    import pandas as pd
+
+    from dashboard.delta import append_frame
+    from models import registry
+    from simulation.fleet import FleetSimulator
+
     s = config.schema
     sim = FleetSimulator(devices=DEVICES, seed=5, anomaly_rate=0.01, burst_probability=1.0,
                          drift_start=START.timestamp())
@@ -193,8 +213,8 @@ def build(config: Config) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="simulation.sample_lake", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="conf/default.toml")
+    parser = command_parser("simulation.sample_lake", __doc__, "isoguard sample-lake --lake /tmp/isoguard-sample/lake")
+    parser.add_argument("--config", default="conf/default.toml", help="TOML config file")
     parser.add_argument("--lake", required=True, help="an empty or new directory for the sample lake")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     config = load_config(args.config, environ={}).with_lake(args.lake)  # self-contained: its own MLflow store
@@ -202,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--lake {args.lake}: not empty; the sample goes into a new or empty directory")
     built = build(config)
     print(f"sample lake at {config.lake_root}: {built['events']} events, model versions 1-3 "
-          f"(champion {built['champion']}); run: ISOGUARD_LAKE={config.lake_root} python -m dashboard")
+          f"(champion {built['champion']}); run: ISOGUARD_LAKE={config.lake_root} isoguard dashboard")
     return 0
 
 

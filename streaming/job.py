@@ -12,45 +12,51 @@ streaming watermark passed too early are complete.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import signal
 import sys
 import threading
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):  # run as a file by spark-submit: make the project importable
     import os
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pyspark.sql import SparkSession
-from pyspark.sql.streaming import StreamingQuery
+from lakehouse.cli import command_parser, run_cli
 
-from lakehouse.catalog import ensure_tables
-from lakehouse.cli import run_cli
-from lakehouse.config import Config, load_config
-from lakehouse.session import build_spark
-from streaming.champion import ChampionWatcher
-from streaming.alerts import start_alerts
-from streaming.gold import GoldQuery, failure
-from streaming.sink import QUERY_NAME, MicroBatchSink
-from streaming.landing import PlannedQuery
-from streaming.sources import describe_source, jar_groups, landing_planner, open_source
-from streaming.feature_summary import backfill_summaries, start_summaries
+# pyspark and the streaming modules load inside the functions, after the arguments are parsed:
+# `--help` and a bad argument answer in well under a second.
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from lakehouse.config import Config
+    from streaming.champion import ChampionWatcher
+    from streaming.gold import GoldQuery
+    from streaming.sink import MicroBatchSink
 
 log = logging.getLogger("isoguard.stream")
 
 
 def start_gold_streams(spark: SparkSession, config: Config, available_now: bool = False) -> list[GoldQuery]:
     """Start feature_summary and alerts; the tables must exist (`ensure_tables`)."""
+    from streaming.alerts import start_alerts
+    from streaming.feature_summary import start_summaries
+
     return [start_summaries(spark, config, available_now), start_alerts(spark, config, available_now)]
 
 
 def start_stream(spark: SparkSession, config: Config, champion: ChampionWatcher,
                  available_now: bool = False, sink: MicroBatchSink | None = None) -> StreamingQuery:
     """Start the streaming query; the caller owns its lifetime."""
+    from lakehouse.catalog import ensure_tables
+    from streaming.landing import PlannedQuery
+    from streaming.sink import QUERY_NAME, MicroBatchSink
+    from streaming.sources import landing_planner, open_source
+
     ensure_tables(spark, config)
     sink = sink or MicroBatchSink(config, champion)
     planner = landing_planner(config)
@@ -73,8 +79,9 @@ def start_stream(spark: SparkSession, config: Config, champion: ChampionWatcher,
     return query
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="streaming.job", description=__doc__.splitlines()[0])
+def parse_args(argv: list[str]):
+    parser = command_parser("streaming.job", __doc__, "isoguard stream --config conf/default.toml\n"
+                                                      "isoguard stream --config conf/default.toml --backfill")
     parser.add_argument("--config", default="conf/default.toml", help="TOML config file")
     parser.add_argument("--master", default=None, help="Spark master (default local[*])")
     parser.add_argument("--available-now", action="store_true",
@@ -82,24 +89,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--backfill", action="store_true",
                         help="history: like --available-now, with event-time bounds relative to the data, "
                              "then feature_summary of the ingested range recomputed in batch")
+    parser.add_argument("--verbose", action="store_true", help="Spark's INFO log too (default: warnings and errors)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from lakehouse.config import load_config
+
     config = load_config(args.config)
     if args.backfill:
         args.available_now = True
         config = dataclasses.replace(config, source=dataclasses.replace(config.source, event_time_bounds="data"))
     started = datetime.now(timezone.utc)
-    spark = build_spark("isoguard-stream", master=args.master, jar_groups=jar_groups(config))
-    champion = ChampionWatcher(config).start()
-    sink = MicroBatchSink(config, champion)
-    query = start_stream(spark, config, champion, available_now=args.available_now, sink=sink)
-    # Live, the gold streams (feature_summary, alerts) run beside the main query; with --available-now, after it.
-    gold = [] if args.available_now else start_gold_streams(spark, config)
-    log.warning("stream started: %s -> tables under %s", describe_source(config), config.lake_root)
+    from lakehouse.session import build_spark
+    from streaming.champion import ChampionWatcher
+    from streaming.feature_summary import backfill_summaries
+    from streaming.gold import failure
+    from streaming.sink import MicroBatchSink
+    from streaming.sources import describe_source, jar_groups
 
+    spark = build_spark("isoguard-stream", master=args.master, jar_groups=jar_groups(config), verbose=args.verbose)
+    # From here on SIGTERM and SIGINT (Ctrl-C) only ask for a stop, also while the queries start. This replaces
+    # the SIGINT handler the SparkContext installed, which cancels every Spark job (the micro-batch in flight).
     stop_requested = threading.Event()
 
     def request_stop(signum, frame):  # no Spark calls here: the main thread may be inside one
@@ -107,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    champion = ChampionWatcher(config).start()
+    sink = MicroBatchSink(config, champion)
+    query = start_stream(spark, config, champion, available_now=args.available_now, sink=sink)
+    # Live, the gold streams (feature_summary, alerts) run beside the main query; with --available-now, after it.
+    gold = [] if args.available_now else start_gold_streams(spark, config)
+    log.warning("stream started: %s -> tables under %s", describe_source(config), config.lake_root)
     try:
         while query.isActive and not stop_requested.is_set() and not failure(gold):
             query.awaitTermination(1)

@@ -68,13 +68,13 @@ def test_an_empty_lake_names_the_command_to_run_on_every_page(browser, tmp_path,
         browser.get(url)
         wait = WebDriverWait(browser, 30)
         wait.until(lambda b: "No data yet" in b.find_element(By.ID, "status").text)
-        assert "spark-submit streaming/job.py --config" in browser.find_element(By.ID, "status").text
+        assert "isoguard stream --config" in browser.find_element(By.ID, "status").text
         assert browser.find_element(By.ID, "kpi-model-version").text == "none yet"
         wait.until(lambda b: "batch/retrain.py" in b.find_element(By.ID, "model-detail").text)
         screenshot(browser, "empty-overview")
         expected = {"/anomalies": ("anomaly-summary", "make demo"), "/alerts": ("alerts-empty", "make demo"),
                     "/features": ("feature-summary-text", "make demo"),
-                    "/models": ("models-summary", "spark-submit batch/retrain.py --config"),
+                    "/models": ("models-summary", "isoguard retrain --config"),
                     "/quality": ("quality-summary", "make demo")}
         for path, (element, command) in expected.items():
             browser.get(url + path)
