@@ -100,7 +100,7 @@ class MMDDrift:
         seed: seed of every draw (combined with the batch id).
     """
 
-    def __init__(self, window: int = 500, check_every: int = 1000, min_check_seconds: float = 30.0, c: float = 5.0,
+    def __init__(self, window: int = 1000, check_every: int = 1000, min_check_seconds: float = 30.0, c: float = 5.0,
                  warmup: int = 10, history: int = 200, persist_seconds: float = 3600.0, seed: int = 0):
         self.window, self.check_every, self.c, self.warmup = window, check_every, c, warmup
         self.min_check_seconds = min_check_seconds
