@@ -101,7 +101,7 @@ class SeriesDetector:
         self.zscore = RunningZScore(zscore_forgetting)
         self.seasonal = SeasonalBaseline(season_period_seconds, season_bins, season_forgetting)
         self.calibrator = TailCalibrator(calibration_half_life, min_history)
-        self._layout = [(part, name, array.dtype.newbyteorder("<"), array.shape)
+        self._layout = [(part, name, array.dtype.newbyteorder("<"), array.shape, array.size)
                         for part, arrays in self.initial_state().items() for name, array in arrays.items()]
 
     @classmethod
@@ -129,21 +129,20 @@ class SeriesDetector:
         also why a blob written under other settings is refused rather than misread.
         """
         body = b"".join(np.ascontiguousarray(state[part][name], dtype=dtype).tobytes()
-                        for part, name, dtype, _ in self._layout)
+                        for part, name, dtype, _, _ in self._layout)
         return np.array([_FORMAT, len(body)], dtype="<i8").tobytes() + body
 
     def from_bytes(self, blob: bytes) -> dict[str, dict[str, np.ndarray]]:
         """Load a blob written by `to_bytes` of a detector with the same settings (else a ValueError)."""
         fmt, size = np.frombuffer(blob[:16], dtype="<i8") if len(blob) >= 16 else (-1, -1)
-        expected = sum(np.dtype(dtype).itemsize * int(np.prod(shape)) for _, _, dtype, shape in self._layout)
+        expected = sum(dtype.itemsize * size for _, _, dtype, _, size in self._layout)
         if fmt != _FORMAT or size != expected or len(blob) != 16 + expected:
             raise ValueError(f"series state is not format {_FORMAT} with {expected} bytes for these settings "
                              f"(format {fmt}, {size} bytes): the detector's settings changed since it was written")
         state: dict[str, dict[str, np.ndarray]] = {}
         offset = 16
-        for part, name, dtype, shape in self._layout:
-            count = int(np.prod(shape))
-            array = np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape).copy()
+        for part, name, dtype, shape, size in self._layout:
+            array = np.frombuffer(blob, dtype=dtype, count=size, offset=offset).reshape(shape).copy()
             state.setdefault(part, {})[name] = array
             offset += array.nbytes
         return state
@@ -166,25 +165,39 @@ class SeriesDetector:
         Returns:
             (the events sorted by time with the score columns added, the new state blob).
         """
-        state = self.initial_state() if blob is None else self.from_bytes(blob)
         seconds = _epoch_seconds(events[time_col])
         values = events[value_col].to_numpy(dtype=float)
-        keys = [values, seconds] if order_col is None else [events[order_col].to_numpy(), values, seconds]
-        order = np.lexsort(keys)
-        out = events.iloc[order].reset_index(drop=True)
-        seconds, values = seconds[order], values[order]
-        rows, late = self.shingler.push(state["shingle"], seconds, values)
+        ties = None if order_col is None else events[order_col].to_numpy()
+        order, columns, blob = self.update_arrays(blob, seconds, values, ties)
+        if columns["top_dimension"].size:
+            columns["top_dimension"] = np.where(columns["top_dimension"] < 0, "",
+                                                [f"{value_col}[t-{k}]" for k in columns["top_dimension"]])
+        else:
+            columns["top_dimension"] = columns["top_dimension"].astype(str)
+        data = {name: events[name].to_numpy()[order] for name in events.columns} | columns
+        return pd.DataFrame(data), blob
 
-        raw = {name: np.full(len(out), np.nan) for name in self.detectors}
-        top = np.full(len(out), "", dtype=object)
+    def update_arrays(self, blob: bytes | None, seconds: np.ndarray, values: np.ndarray,
+                      ties: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], bytes]:
+        """`update` on arrays: (the order events were taken in, score columns in that order, the new state blob).
+
+        `top_dimension` here is the shingle lag the forest credits most (0 = the event itself; -1 for none).
+        """
+        state = self.initial_state() if blob is None else self.from_bytes(blob)
+        order = np.lexsort([values, seconds] if ties is None else [ties, values, seconds])
+        seconds, values = seconds[order], values[order]
+        n = len(order)
+        rows, late = self.shingler.push(state["shingle"], seconds, values)
+        raw = {name: np.full(n, np.nan) for name in self.detectors}
+        top = np.full(n, -1, dtype=np.int64)
         if "rcf" in self.detectors:
             ready = ~np.isnan(rows).any(axis=1)
             if ready.any():
                 codisp, contributions = self.forest.update(state["rcf"], rows[ready])
                 raw["rcf"][ready] = codisp
                 lag = self.shingler.size - 1 - np.argmax(contributions, axis=1)
-                top[np.flatnonzero(ready)[codisp > 0]] = [f"{value_col}[t-{k}]" for k in lag[codisp > 0]]
-        for i in range(len(out)):
+                top[np.flatnonzero(ready)[codisp > 0]] = lag[codisp > 0]
+        for i in range(n):
             if "zscore" in raw:
                 z = self.zscore.score if late[i] else self.zscore.score_learn
                 raw["zscore"][i] = z(state["zscore"], values[i])
@@ -192,7 +205,8 @@ class SeriesDetector:
                 s = self.seasonal.score if late[i] else self.seasonal.score_learn
                 raw["seasonal"][i] = s(state["seasonal"], seconds[i], values[i])
 
-        calibrated = np.zeros((len(out), len(self.detectors)))
+        columns = {}
+        calibrated = np.zeros((n, len(self.detectors)))
         ready = np.zeros(calibrated.shape, dtype=bool)
         for j, name in enumerate(self.detectors):
             cal = state[f"cal_{name}"]
@@ -201,11 +215,11 @@ class SeriesDetector:
                 calibrated[i, j] = self.calibrator.score(cal, r)
                 if not late[i]:
                     self.calibrator.learn(cal, r)
-            out[f"score_{name}"] = calibrated[:, j]
-        out["score"] = combine(calibrated, ready, self.ensemble)
-        out["top_dimension"] = top
-        out["late"] = late
-        return out, self.to_bytes(state)
+            columns[f"score_{name}"] = calibrated[:, j]
+        columns["score"] = combine(calibrated, ready, self.ensemble)
+        columns["top_dimension"] = top
+        columns["late"] = late
+        return order, columns, self.to_bytes(state)
 
 
 def combine(scores: np.ndarray, ready: np.ndarray, rule: str = "bonferroni") -> np.ndarray:
@@ -231,6 +245,8 @@ def _epoch_seconds(column: pd.Series) -> np.ndarray:
     """Epoch seconds of a datetime column (naive = UTC) or of numbers taken as seconds already."""
     if pd.api.types.is_numeric_dtype(column):
         return column.to_numpy(dtype=float)
+    if column.dtype.kind == "M":  # naive datetimes, any unit: no parsing
+        return column.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
     ts = pd.to_datetime(column)
     if ts.dt.tz is not None:
         ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
