@@ -95,6 +95,17 @@ def _alloc(t, free, n_free):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _relink(t, above, old, new, left, right, root):  # pragma: no cover - compiled
+    """Put `new` where `old` hung under `above` (at the root when `above` is -1)."""
+    if above < 0:
+        root[t] = new
+    elif left[t, above] == old:
+        left[t, above] = new
+    else:
+        right[t, above] = new
+
+
+@njit(cache=True, nogil=True)
 def _insert(t, p, seed, seq, left, right, parent, cut_dim, cut_val, mass, bmin, bmax, root, free, n_free,
             span):  # pragma: no cover - compiled
     """Insert point p into tree t; returns its leaf."""
@@ -163,12 +174,7 @@ def _insert(t, p, seed, seq, left, right, parent, cut_dim, cut_val, mass, bmin, 
     parent[t, leaf] = branch
     parent[t, node] = branch
     parent[t, branch] = above
-    if above < 0:
-        root[t] = branch
-    elif left[t, above] == node:
-        left[t, above] = branch
-    else:
-        right[t, above] = branch
+    _relink(t, above, node, branch, left, right, root)
     n = above
     while n >= 0:
         mass[t, n] += 1
@@ -197,12 +203,7 @@ def _forget(t, leaf, left, right, parent, mass, bmin, bmax, root, free, n_free):
     sibling = right[t, above] if left[t, above] == leaf else left[t, above]
     grand = parent[t, above]
     parent[t, sibling] = grand
-    if grand < 0:
-        root[t] = sibling
-    elif left[t, grand] == above:
-        left[t, grand] = sibling
-    else:
-        right[t, grand] = sibling
+    _relink(t, grand, above, sibling, left, right, root)
     free[t, n_free[t]] = above
     n_free[t] += 1
     n = grand
