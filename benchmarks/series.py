@@ -12,7 +12,7 @@ Measures, in one process and one run:
    (default 1,000) at 1 event/s, micro-batches of 10 s, so 10 events per key per call, all three detectors;
    and for `--keys-large` keys (default 100,000) at 1 event/min, one event per key per call, with the
    detectors whose state fits that many keys in memory (z-score and seasonal baseline; the forest's state is
-   1.6-2.6 MB per key, see the table). Each call loads the key's state blob and writes the next one, as the
+   about 1.5 MB per key, see the table). Each call loads the key's state blob and writes the next one, as the
    state store would. Events/s, and state bytes per key;
 4. scikit-learn's IsolationForest (100 trees of 256) `score_samples` on the same events' shingles, beside it.
 

@@ -41,13 +41,18 @@ draw), not a generator's state, so the forest's state is its arrays and the
 sequence number; the same state and the same points give the same scores and
 the same next state, whatever happened in between (a restart, another process).
 
+Points are kept as float32 (the state's size halves; a shingle's values are
+cut at float32 precision, about 7 digits), cut values as float64, node
+indices as int16 (so tree_size <= 16,382).
+
 Cost: per point and tree, one descent (about 2 log2(tree_size) nodes, each a
 pass over the d dimensions), one walk up for CoDisp and one for the forget, and
-a pass over the tree's `tree_size` priorities. State: (2 tree_size + 2) nodes
-per tree, each with two float64 boxes of d values: about
-num_trees * (2 tree_size + 2) * (16 d + 32) bytes (1.6 MB for 50 trees of 256
-on shingles of 4: per-key forests of that size suit thousands of keys, not
-hundreds of thousands).
+when a point enters a full tree, a pass over its `tree_size` priorities to find
+the next to leave. State: (2 tree_size + 2) nodes per tree, each with two
+float32 boxes of d values, a float64 cut and five int16 links, plus 10 bytes
+per sample slot: num_trees * ((2 tree_size + 2) * (8 d + 20) + 10 tree_size)
+bytes, 1.46 MB for 50 trees of 256 on shingles of 4: per-key forests of that
+size suit thousands of keys, not hundreds of thousands.
 
 >>> import numpy as np
 >>> forest = RandomCutForest(num_trees=40, tree_size=64, seed=0)
@@ -69,6 +74,9 @@ from numba import njit
 
 _ARRAYS = ("left", "right", "parent", "cut_dim", "cut_val", "mass", "bmin", "bmax", "root", "free", "n_free",
            "slot_leaf", "slot_key", "n_slots", "worst", "seq")
+_INDEX = np.int16  # node indices, masses and dimensions: a tree has at most 2 MAX_TREE_SIZE + 2 nodes
+_BOX = np.float32  # points and bounding boxes: half the state of float64; cuts stay float64
+MAX_TREE_SIZE = (np.iinfo(_INDEX).max - 2) // 2
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)
 _M3 = np.uint64(0x94D049BB133111EB)
@@ -285,8 +293,8 @@ class RandomCutForest:
     def __init__(self, num_trees: int = 50, tree_size: int = 256, time_decay: float | None = None, seed: int = 0):
         if int(num_trees) < 1:
             raise ValueError(f"num_trees must be at least 1, got {num_trees}")
-        if int(tree_size) < 2:
-            raise ValueError(f"tree_size must be at least 2, got {tree_size}")
+        if not 2 <= int(tree_size) <= MAX_TREE_SIZE:
+            raise ValueError(f"tree_size must be between 2 and {MAX_TREE_SIZE}, got {tree_size}")
         if time_decay is not None and not float(time_decay) >= 0:
             raise ValueError(f"time_decay must be >= 0, got {time_decay}")
         self.num_trees = int(num_trees)
@@ -297,15 +305,14 @@ class RandomCutForest:
     def initial_state(self, dimensions: int) -> dict[str, np.ndarray]:
         """An empty forest for points of `dimensions` values, as named arrays (what `update` changes in place)."""
         t, nodes = self.num_trees, 2 * self.tree_size + 2
-        return {"left": np.full((t, nodes), -1, np.int32), "right": np.full((t, nodes), -1, np.int32),
-                "parent": np.full((t, nodes), -1, np.int32), "cut_dim": np.full((t, nodes), -1, np.int32),
-                "cut_val": np.zeros((t, nodes)), "mass": np.zeros((t, nodes), np.int32),
-                "bmin": np.zeros((t, nodes, dimensions)), "bmax": np.zeros((t, nodes, dimensions)),
-                "root": np.full(t, -1, np.int32),
-                "free": np.tile(np.arange(nodes - 1, -1, -1, dtype=np.int32), (t, 1)),
-                "n_free": np.full(t, nodes, np.int32), "slot_leaf": np.full((t, self.tree_size), -1, np.int32),
-                "slot_key": np.zeros((t, self.tree_size)), "n_slots": np.zeros(t, np.int32),
-                "worst": np.zeros(t, np.int32),
+        i, box = _INDEX, _BOX
+        return {"left": np.full((t, nodes), -1, i), "right": np.full((t, nodes), -1, i),
+                "parent": np.full((t, nodes), -1, i), "cut_dim": np.full((t, nodes), -1, i),
+                "cut_val": np.zeros((t, nodes)), "mass": np.zeros((t, nodes), i),
+                "bmin": np.zeros((t, nodes, dimensions), box), "bmax": np.zeros((t, nodes, dimensions), box),
+                "root": np.full(t, -1, i), "free": np.tile(np.arange(nodes - 1, -1, -1, dtype=i), (t, 1)),
+                "n_free": np.full(t, nodes, i), "slot_leaf": np.full((t, self.tree_size), -1, i),
+                "slot_key": np.zeros((t, self.tree_size)), "n_slots": np.zeros(t, i), "worst": np.zeros(t, i),
                 "seq": np.zeros(1, np.int64)}
 
     def update(self, state: dict[str, np.ndarray], points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,7 +322,7 @@ class RandomCutForest:
             (scores, contributions): CoDisp per point, mean over trees; and per point and dimension the share
             of it credited to that dimension (rows sum to the score).
         """
-        points = np.ascontiguousarray(points, dtype=np.float64)
+        points = np.ascontiguousarray(points, dtype=_BOX)
         if points.ndim != 2 or points.shape[1] != state["bmin"].shape[2]:
             raise ValueError(f"points must have shape (n, {state['bmin'].shape[2]}), got {points.shape}")
         scores = np.zeros(len(points))
