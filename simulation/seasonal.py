@@ -11,7 +11,7 @@ its recent shape (a shingled forest sees a lone spike in a flat night) can.
 Anomalies are placed only after `quiet_weeks` weeks, so per-key detectors have
 seen every slot of the week before they are judged. Deterministic for a seed.
 
->>> events = seasonal_events(keys=3, weeks=2, step_minutes=60, anomalies_per_key=2, seed=1)
+>>> events = seasonal_events(keys=3, weeks=2, step_minutes=60, anomalies_per_key=2, quiet_weeks=1, seed=1)
 >>> len(events), int(events["is_anomaly"].sum()), sorted(events.columns)
 (1008, 6, ['event_time', 'is_anomaly', 'key', 'value'])
 >>> bool(events.loc[events.is_anomaly, "value"].max() < events.loc[~events.is_anomaly, "value"].max())
@@ -42,9 +42,9 @@ def seasonal_events(keys: int = 20, weeks: int = 3, step_minutes: int = 15, anom
     Args:
         anomalies_per_key: quiet-hour events set to the key's working-hours level, after `quiet_weeks` weeks.
     """
-    if weeks <= quiet_weeks - 1 or anomalies_per_key < 0 or keys < 1 or step_minutes <= 0:
+    if weeks <= quiet_weeks or anomalies_per_key < 0 or keys < 1 or step_minutes <= 0:
         raise ValueError("seasonal_events needs keys >= 1, step_minutes > 0, anomalies_per_key >= 0 and "
-                         "weeks >= quiet_weeks")
+                         "weeks > quiet_weeks")
     rng = np.random.default_rng(seed)
     times = pd.date_range(START, START + pd.Timedelta(weeks=weeks), freq=f"{step_minutes}min", inclusive="left")
     shape = weekly_level(times)
