@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.keys_large} keys, 1 event/call, zscore+seasonal:", results["keys_large_cheap"], flush=True)
     results["state_bytes_per_key"] = {
         "rcf 50x256 + zscore + seasonal": full.state_size(), "zscore + seasonal": cheap.state_size(),
-        "rcf 20x64 + zscore + seasonal": SeriesDetector(num_trees=20, tree_size=64).state_size()}
+        "rcf 20x64 + zscore + seasonal": SeriesDetector(num_trees=20, tree_size=64).state_size(),
+        "rcf 10x32 + zscore + seasonal": SeriesDetector(num_trees=10, tree_size=32).state_size()}
     print("state bytes per key:", results["state_bytes_per_key"], flush=True)
     results["sklearn_isolation_forest_score_samples"] = bench_isolation_forest(200_000)
     print("scikit-learn IsolationForest.score_samples:", results["sklearn_isolation_forest_score_samples"])

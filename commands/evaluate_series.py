@@ -167,7 +167,7 @@ def best_threshold(files: list[NabFile], scores: list[np.ndarray]) -> float:
     return float(candidates[int(np.argmax(total))])
 
 
-def score_files(detector: SeriesDetector, frame: pd.DataFrame, batch_rows: int) -> pd.DataFrame:
+def score_series(detector: SeriesDetector, frame: pd.DataFrame, batch_rows: int) -> pd.DataFrame:
     """One file through the per-key path, in order, `batch_rows` rows per call; the scores in row order."""
     blob, parts = None, []
     for start in range(0, len(frame), batch_rows):
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_rows:
             frame = frame.iloc[: args.max_rows]
         t0 = time.perf_counter()
-        scored.append(score_files(detector, frame, args.batch_rows))
+        scored.append(score_series(detector, frame, args.batch_rows))
         took += time.perf_counter() - t0
         files.append(NabFile(name, frame["timestamp"], windows.get(name, [])))
     columns = ["score"] + [f"score_{d}" for d in detector.detectors]
@@ -237,8 +237,17 @@ def main(argv: list[str] | None = None) -> int:
                                        "files": [asdict(r) | {"normalised": r.normalised} for r in results]}
     print(render(report))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1, default=float))
+        args.json.write_text(json.dumps(_finite(report), indent=1))
     return 0
+
+
+def _finite(value):
+    """The report with NaN (a file without windows has no normalised score) as null, so the JSON is strict."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def render(report: dict) -> str:

@@ -56,6 +56,7 @@ trees of 256 on shingles of 4 adds 1.46 MB (formula in models.series.rcf;
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Mapping
 
@@ -63,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from features.series import SECONDS_PER_WEEK, Shingler
-from models.series.rcf import RandomCutForest, state_arrays
+from models.series.rcf import RandomCutForest
 from models.series.stats import RunningZScore, SeasonalBaseline, TailCalibrator
 
 DETECTORS = ("rcf", "zscore", "seasonal")
@@ -109,18 +110,31 @@ class SeriesDetector:
     @classmethod
     def from_config(cls, section: Mapping) -> "SeriesDetector":
         """From a config section (keys = the constructor's argument names); an unknown key is a ValueError naming it."""
-        allowed = cls.__init__.__code__.co_varnames[1:cls.__init__.__code__.co_argcount]
-        unknown = sorted(set(section) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown series detector setting {unknown[0]!r} (known: {', '.join(allowed)})")
+        defaults = inspect.signature(cls).parameters
+        for key, value in section.items():
+            if key not in defaults:
+                raise ValueError(f"unknown series detector setting {key!r} (known: {', '.join(defaults)})")
+            default = defaults[key].default
+            if isinstance(default, str):
+                wrong = not isinstance(value, str)
+            elif isinstance(default, tuple):
+                wrong = not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)
+            else:  # numbers (time_decay's None means "derive it")
+                wrong = isinstance(value, bool) or not isinstance(value, (int, float))
+                wrong = wrong and not (default is None and value is None)
+            if wrong:
+                kind = "a string" if isinstance(default, str) else "a list of names" if isinstance(
+                    default, tuple) else "a number"
+                raise ValueError(f"series detector setting {key!r} must be {kind}, got {value!r}")
         return cls(**section)
 
     # -- state -------------------------------------------------------------------------------------------------
     def initial_state(self) -> dict[str, dict[str, np.ndarray]]:
-        state = {"shingle": self.shingler.initial_state(), "zscore": self.zscore.initial_state(),
-                 "seasonal": self.seasonal.initial_state(),
-                 "rcf": self.forest.initial_state(self.shingler.size) if "rcf" in self.detectors else {}}
+        parts = {"rcf": lambda: self.forest.initial_state(self.shingler.size), "zscore": self.zscore.initial_state,
+                 "seasonal": self.seasonal.initial_state}
+        state = {"shingle": self.shingler.initial_state()}
         for name in self.detectors:
+            state[name] = parts[name]()
             state[f"cal_{name}"] = self.calibrator.initial_state()
         return state
 

@@ -331,7 +331,3 @@ class RandomCutForest:
                 *(state[name] for name in _ARRAYS), scores, contributions)
         return scores, contributions
 
-
-def state_arrays() -> tuple[str, ...]:
-    """The names of a forest state's arrays (what a serialised state must carry)."""
-    return _ARRAYS

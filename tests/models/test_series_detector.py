@@ -101,3 +101,15 @@ def test_the_ensemble_rules():
     assert combine(scores, ready, "max") == pytest.approx([0.999, 0.9])
     assert combine(scores, ready, "mean") == pytest.approx([0.5995, 0.633333])
     assert combine(scores, np.zeros_like(ready), "max").tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("section, name", [({"num_trees": "many"}, "num_trees"), ({"imputation": 3}, "imputation"),
+                                           ({"detectors": "rcf"}, "detectors"), ({"seed": True}, "seed")])
+def test_settings_of_the_wrong_type_name_the_key(section, name):
+    with pytest.raises(ValueError, match=f"'{name}' must be"):
+        SeriesDetector.from_config(section)
+
+
+def test_a_detector_left_out_keeps_no_state():
+    assert SeriesDetector(detectors=("zscore",)).state_size() < SeriesDetector(detectors=("zscore", "seasonal")
+                                                                                ).state_size() < 10_000
