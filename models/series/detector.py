@@ -70,6 +70,7 @@ from models.series.stats import RunningZScore, SeasonalBaseline, TailCalibrator
 DETECTORS = ("rcf", "zscore", "seasonal")
 ENSEMBLE_RULES = ("bonferroni", "max", "mean")
 _FORMAT = 1  # bump when the state's arrays change meaning
+_HEADER = 16  # format and body size, two little-endian int64
 
 
 class SeriesDetector:
@@ -106,6 +107,8 @@ class SeriesDetector:
         self.calibrator = TailCalibrator(calibration_half_life, min_history)
         self._layout = [(part, name, array.dtype.newbyteorder("<"), array.shape, array.size)
                         for part, arrays in self.initial_state().items() for name, array in arrays.items()]
+        self._body_bytes = sum(-(-dtype.itemsize * size // 8) * 8 for _, _, dtype, _, size in self._layout)
+        self._initial = self.to_bytes(self.initial_state())
 
     @classmethod
     def from_config(cls, section: Mapping) -> "SeriesDetector":
@@ -139,33 +142,47 @@ class SeriesDetector:
         return state
 
     def to_bytes(self, state: dict[str, dict[str, np.ndarray]]) -> bytes:
-        """The state as one blob: a header (format, bytes that follow) and each array's raw bytes in a fixed order.
+        """The state as one blob: a header (format, bytes that follow), then each array's raw little-endian
+        bytes in a fixed order, each padded to 8 bytes.
 
         No pickle and no per-array names: the layout is fixed by the detector's settings (`_layout`), which is
         also why a blob written under other settings is refused rather than misread.
         """
-        body = b"".join(np.ascontiguousarray(state[part][name], dtype=dtype).tobytes()
-                        for part, name, dtype, _, _ in self._layout)
-        return np.array([_FORMAT, len(body)], dtype="<i8").tobytes() + body
+        buffer = bytearray(_HEADER + self._body_bytes)
+        buffer[:_HEADER] = np.array([_FORMAT, self._body_bytes], dtype="<i8").tobytes()
+        for (part, name, _, _, _), view in zip(self._layout, self._views(buffer)):
+            view[...] = state[part][name]
+        return bytes(buffer)
 
-    def from_bytes(self, blob: bytes) -> dict[str, dict[str, np.ndarray]]:
-        """Load a blob written by `to_bytes` of a detector with the same settings (else a ValueError)."""
-        fmt, size = np.frombuffer(blob[:16], dtype="<i8") if len(blob) >= 16 else (-1, -1)
-        expected = sum(dtype.itemsize * size for _, _, dtype, _, size in self._layout)
-        if fmt != _FORMAT or size != expected or len(blob) != 16 + expected:
-            raise ValueError(f"series state is not format {_FORMAT} with {expected} bytes for these settings "
-                             f"(format {fmt}, {size} bytes): the detector's settings changed since it was written")
+    def from_bytes(self, blob: bytes | bytearray) -> dict[str, dict[str, np.ndarray]]:
+        """The state in a blob written by `to_bytes` of a detector with the same settings (else a ValueError).
+
+        Its arrays are writable views of one copy of the blob, so `bytes` of that copy is the next blob
+        (`update` takes one copy in and one out, whatever the number of arrays).
+        """
+        return self._state_of(bytearray(blob))
+
+    def _state_of(self, buffer: bytearray) -> dict[str, dict[str, np.ndarray]]:
+        fmt, size = np.frombuffer(bytes(buffer[:_HEADER]), dtype="<i8") if len(buffer) >= _HEADER else (-1, -1)
+        if fmt != _FORMAT or size != self._body_bytes or len(buffer) != _HEADER + self._body_bytes:
+            raise ValueError(f"series state is not format {_FORMAT} with {self._body_bytes} bytes for these "
+                             f"settings (format {fmt}, {size} bytes): the detector's settings changed since it "
+                             f"was written")
         state: dict[str, dict[str, np.ndarray]] = {}
-        offset = 16
-        for part, name, dtype, shape, size in self._layout:
-            array = np.frombuffer(blob, dtype=dtype, count=size, offset=offset).reshape(shape).copy()
-            state.setdefault(part, {})[name] = array
-            offset += array.nbytes
+        for (part, name, _, _, _), view in zip(self._layout, self._views(buffer)):
+            state.setdefault(part, {})[name] = view
         return state
+
+    def _views(self, buffer: bytearray) -> list[np.ndarray]:
+        views, offset = [], _HEADER
+        for _, _, dtype, shape, size in self._layout:
+            views.append(np.frombuffer(buffer, dtype=dtype, count=size, offset=offset).reshape(shape))
+            offset += -(-dtype.itemsize * size // 8) * 8
+        return views
 
     def state_size(self) -> int:
         """Bytes of one key's serialised state (fixed by the parameters)."""
-        return len(self.to_bytes(self.initial_state()))
+        return len(self._initial)
 
     # -- scoring -----------------------------------------------------------------------------------------------
     def update(self, blob: bytes | None, events: pd.DataFrame, time_col: str = "event_time",
@@ -199,7 +216,8 @@ class SeriesDetector:
 
         `top_dimension` here is the shingle lag the forest credits most (0 = the event itself; -1 for none).
         """
-        state = self.initial_state() if blob is None else self.from_bytes(blob)
+        buffer = bytearray(self._initial if blob is None else blob)
+        state = self._state_of(buffer)
         order = np.lexsort([values, seconds] if ties is None else [ties, values, seconds])
         seconds, values = seconds[order], values[order]
         n = len(order)
@@ -235,7 +253,7 @@ class SeriesDetector:
         columns["score"] = combine(calibrated, ready, self.ensemble)
         columns["top_dimension"] = top
         columns["late"] = late
-        return order, columns, self.to_bytes(state)
+        return order, columns, bytes(buffer)
 
 
 def combine(scores: np.ndarray, ready: np.ndarray, rule: str = "bonferroni") -> np.ndarray:
