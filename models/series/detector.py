@@ -231,20 +231,21 @@ class SeriesDetector:
                 raw["rcf"][ready] = codisp
                 lag = self.shingler.size - 1 - np.argmax(contributions, axis=1)
                 top[np.flatnonzero(ready)[codisp > 0]] = lag[codisp > 0]
-        for i in range(n):
+        slots = self.seasonal.slots(seconds).tolist()
+        for i, x in enumerate(values.tolist()):
             if "zscore" in raw:
                 z = self.zscore.score if late[i] else self.zscore.score_learn
-                raw["zscore"][i] = z(state["zscore"], values[i])
+                raw["zscore"][i] = z(state["zscore"], x)
             if "seasonal" in raw:
                 s = self.seasonal.score if late[i] else self.seasonal.score_learn
-                raw["seasonal"][i] = s(state["seasonal"], seconds[i], values[i])
+                raw["seasonal"][i] = s(state["seasonal"], slots[i], x)
 
         columns = {}
         calibrated = np.zeros((n, len(self.detectors)))
         ready = np.zeros(calibrated.shape, dtype=bool)
         for j, name in enumerate(self.detectors):
             cal = state[f"cal_{name}"]
-            for i, r in enumerate(raw[name]):
+            for i, r in enumerate(raw[name].tolist()):
                 ready[i, j] = not np.isnan(r) and cal["seen"][0] >= self.calibrator.min_history
                 calibrated[i, j] = self.calibrator.score(cal, r)
                 if not late[i]:

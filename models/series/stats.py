@@ -106,9 +106,12 @@ class SeasonalBaseline:
         return {"n": np.zeros(self.bins), "mean": np.zeros(self.bins), "var": np.zeros(self.bins),
                 "resid": np.zeros(2)}  # count and mean of squared residuals over all slots
 
-    def score(self, state: dict[str, np.ndarray], t: float, x: float) -> float:
-        """The raw score of value x at epoch second t (NaN while its slot has fewer than `min_count` values)."""
-        b = int(hour_of_week(t, self.period_seconds, self.bins))
+    def slots(self, seconds: np.ndarray) -> np.ndarray:
+        """The slot of each epoch second (features.series.hour_of_week): what `score` and `score_learn` take."""
+        return hour_of_week(seconds, self.period_seconds, self.bins)
+
+    def score(self, state: dict[str, np.ndarray], b: int, x: float) -> float:
+        """The raw score of value x in slot b (NaN while the slot has fewer than `min_count` values)."""
         n = state["n"][b]
         if n < self.min_count:
             return math.nan
@@ -117,9 +120,8 @@ class SeasonalBaseline:
         sd = max(math.sqrt(var), _MIN_SD * (1 + abs(state["mean"][b])))
         return float(abs(x - state["mean"][b]) / sd)
 
-    def score_learn(self, state: dict[str, np.ndarray], t: float, x: float) -> float:
-        raw = self.score(state, t, x)
-        b = int(hour_of_week(t, self.period_seconds, self.bins))
+    def score_learn(self, state: dict[str, np.ndarray], b: int, x: float) -> float:
+        raw = self.score(state, b, x)
         if state["n"][b] > 0:
             r = state["resid"]
             r[0], r[1], _ = _ew_update(r[0], r[1], 0.0, (x - state["mean"][b]) ** 2, self.forgetting / self.bins)
@@ -142,7 +144,8 @@ class TailCalibrator:
         self._decay = 0.5 ** (1.0 / self.half_life)
 
     def initial_state(self) -> dict[str, np.ndarray]:
-        return {"counts": np.zeros(_BINS), "seen": np.zeros(1)}
+        # total = the decayed sum of counts, top = the highest bin ever used (decay never empties a bin)
+        return {"counts": np.zeros(_BINS), "seen": np.zeros(1), "total": np.zeros(1), "top": np.full(1, -1.0)}
 
     def score(self, state: dict[str, np.ndarray], raw: float) -> float:
         """The calibrated score of `raw` in [0, 1] (0 for NaN or while learning), without learning it."""
@@ -152,16 +155,18 @@ class TailCalibrator:
         u = math.log1p(max(raw, 0.0)) / _BIN_WIDTH
         b = min(int(u), _BINS - 1)
         above = float(counts[b + 1:].sum()) + counts[b] * max(0.0, min(1.0, b + 1 - u))
-        occupied = np.flatnonzero(counts)
-        excess = max(0.0, u - (occupied[-1] + 1)) * _BIN_WIDTH if len(occupied) else 0.0
-        tail = (above + 0.5 * math.exp(-excess / _TAIL_WIDTH)) / (float(counts.sum()) + 1.0)
+        excess = max(0.0, u - (state["top"][0] + 1)) * _BIN_WIDTH
+        tail = (above + 0.5 * math.exp(-excess / _TAIL_WIDTH)) / (state["total"][0] + 1.0)
         return float(min(1.0, max(0.0, 1.0 - tail)))
 
     def learn(self, state: dict[str, np.ndarray], raw: float) -> None:
         if math.isnan(raw):
             return
+        b = min(int(math.log1p(max(raw, 0.0)) / _BIN_WIDTH), _BINS - 1)
         state["counts"] *= self._decay
-        state["counts"][min(int(math.log1p(max(raw, 0.0)) / _BIN_WIDTH), _BINS - 1)] += 1.0
+        state["counts"][b] += 1.0
+        state["total"][0] = state["total"][0] * self._decay + 1.0
+        state["top"][0] = max(state["top"][0], b)
         state["seen"][0] += 1
 
     def score_learn(self, state: dict[str, np.ndarray], raw: float) -> float:
