@@ -13,7 +13,8 @@ Measures, in one process and one run:
    and for `--keys-large` keys (default 100,000) at 1 event/min, one event per key per call, with the
    detectors whose state fits that many keys in memory (z-score and seasonal baseline; the forest's state is
    about 1.5 MB per key, see the table). Each call loads the key's state blob and writes the next one, as the
-   state store would. Events/s, and state bytes per key;
+   state store would. Events/s, and state bytes per key; the large case also through `update_arrays`
+   (numpy in and out), which shows what building the pandas frames costs;
 4. scikit-learn's IsolationForest (100 trees of 256) `score_samples` on the same events' shingles, beside it.
 
 Reports wall time and the process's CPU time (the 2-core machine may be shared: CPU time is the fairer
@@ -105,19 +106,32 @@ def key_batches(keys: int, per_call: int, calls: int, seconds_apart: float, seed
 
 
 def bench_keys(detector: SeriesDetector, keys: int, per_call: int, warm_calls: int, timed_calls: int,
-               seconds_apart: float) -> dict:
+               seconds_apart: float, arrays: bool = False) -> dict:
+    """Per-key calls in micro-batch order; `arrays` times `update_arrays` (numpy in and out) instead of the
+    pandas `update` (what applyInPandasWithState hands over), to show what the frames cost."""
     batches = key_batches(keys, per_call, warm_calls + timed_calls, seconds_apart)
+    if arrays:
+        batches = [[(_epoch(f["event_time"]), f["value"].to_numpy()) for f in batch] for batch in batches]
+
+        def call(blob, frame):
+            return detector.update_arrays(blob, *frame)[1:]
+    else:
+        call = detector.update
     state: list[bytes | None] = [None] * keys
     for c in range(warm_calls):  # keys learn first (not timed)
         for k in range(keys):
-            _, state[k] = detector.update(state[k], batches[c][k])
+            _, state[k] = call(state[k], batches[c][k])
     with Timer() as t:
         for c in range(warm_calls, warm_calls + timed_calls):
             for k in range(keys):
-                _, state[k] = detector.update(state[k], batches[c][k])
+                _, state[k] = call(state[k], batches[c][k])
     return t.rates(keys * per_call * timed_calls) | {
         "keys": keys, "events_per_key_per_call": per_call, "state_bytes_per_key": len(state[0]),
         "state_bytes_total": int(sum(len(s) for s in state))}
+
+
+def _epoch(times: pd.Series) -> np.ndarray:
+    return times.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
 
 
 def bench_isolation_forest(rows: int) -> dict:
@@ -155,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     results["keys_large_cheap"] = bench_keys(cheap, args.keys_large, per_call=1, warm_calls=1, timed_calls=1,
                                              seconds_apart=60.0)
     print(f"{args.keys_large} keys, 1 event/call, zscore+seasonal:", results["keys_large_cheap"], flush=True)
+    results["keys_large_cheap_arrays"] = bench_keys(cheap, args.keys_large, per_call=1, warm_calls=1,
+                                                    timed_calls=1, seconds_apart=60.0, arrays=True)
+    print(f"{args.keys_large} keys, 1 event/call, zscore+seasonal, update_arrays:",
+          results["keys_large_cheap_arrays"], flush=True)
     results["state_bytes_per_key"] = {
         "rcf 50x256 + zscore + seasonal": full.state_size(), "zscore + seasonal": cheap.state_size(),
         "rcf 20x64 + zscore + seasonal": SeriesDetector(num_trees=20, tree_size=64).state_size(),
