@@ -1,6 +1,6 @@
 """Evaluate the per-key series detector on labelled series by the Numenta Anomaly Benchmark's rules.
 
-    python -m commands.evaluate_series --data ../shared/data/series [--json out.json] [--set tree_size=128]
+    isoguard evaluate-series --data ../shared/data/series [--json out.json] [--set tree_size=128]
 
 Each file is one key: its rows go, in timestamp order and `--batch-rows` at a
 time, through `SeriesDetector.update` (state bytes in, scores and state bytes
@@ -43,10 +43,17 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from models.series.detector import SeriesDetector
+import numpy as np
+
+from lakehouse.cli import UsageError, command_parser, run_cli
+
+# pandas and the detectors (numba) load once the arguments are parsed: --help answers at once.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.series.detector import SeriesDetector
 
 PROBATION_SHARE = 0.15
 PROBATION_CAP = 750  # NAB: min(15% of the rows, 15% of 5,000)
@@ -89,6 +96,8 @@ class NabFile:
     """One file's NAB weights: per scored row its weight if it alarms, and which window it is in."""
 
     def __init__(self, name: str, timestamps: pd.Series, windows: list, profile: dict = STANDARD_PROFILE):
+        import pandas as pd
+
         self.name, self.timestamps, self.profile = name, pd.to_datetime(timestamps).reset_index(drop=True), profile
         n = len(self.timestamps)
         self.start = probation_rows(n)
@@ -120,6 +129,8 @@ class NabFile:
         self.scored_windows = [k for k, (lo, hi) in enumerate(bounds) if hi >= self.start]
 
     def score(self, scores: np.ndarray, threshold: float) -> FileScore:
+        import pandas as pd
+
         alarm = np.asarray(scores) >= threshold
         alarm[: self.start] = False
         outside = alarm & (self.window_of < 0)
@@ -168,6 +179,8 @@ def best_threshold(files: list[NabFile], scores: list[np.ndarray]) -> float:
 
 
 def score_series(detector: SeriesDetector, frame: pd.DataFrame, batch_rows: int) -> pd.DataFrame:
+    import pandas as pd
+
     """One file through the per-key path, in order, `batch_rows` rows per call; the scores in row order."""
     blob, parts = None, []
     for start in range(0, len(frame), batch_rows):
@@ -192,7 +205,7 @@ def _summary(results: list[FileScore], threshold: float) -> dict:
 def _parse_setting(text: str) -> tuple[str, object]:
     key, _, value = text.partition("=")
     if not _:
-        raise argparse.ArgumentTypeError(f"--set wants key=value, got {text!r}")
+        raise argparse.ArgumentTypeError(f"wants key=value, got {text!r}")
     try:
         return key, json.loads(value)
     except json.JSONDecodeError:
@@ -200,7 +213,8 @@ def _parse_setting(text: str) -> tuple[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="evaluate-series", description=__doc__.split("\n\n")[0])
+    parser = command_parser("commands.evaluate_series", __doc__,
+                            "isoguard evaluate-series --data ../shared/data/series --json series.json")
     parser.add_argument("--data", required=True, type=Path, help="folder of NAB-style CSVs (timestamp,value)")
     parser.add_argument("--windows", type=Path, help="windows.json (default: DATA/windows.json)")
     parser.add_argument("--batch-rows", type=int, default=12, help="rows per per-key update call (default 12)")
@@ -210,13 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], type=_parse_setting, metavar="KEY=VALUE",
                         help="a detector setting (SeriesDetector's argument names), repeatable")
     parser.add_argument("--json", type=Path, help="write the results here")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    import pandas as pd
+
+    from models.series.detector import SeriesDetector
+
     try:
         detector = SeriesDetector.from_config(dict(args.set))
         windows = json.loads((args.windows or args.data / "windows.json").read_text())
     except (ValueError, TypeError, OSError) as exc:
-        print(f"evaluate-series: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     names = args.files or sorted(windows)
     files, scored, took = [], [], 0.0
     for name in names:
@@ -274,4 +291,4 @@ def render(report: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -40,6 +40,8 @@ SUBCOMMANDS = (
     Subcommand("dashboard", "dashboard.__main__", "the live dashboard (Dash), on 127.0.0.1 by default"),
     Subcommand("generate", "simulation.generate", "simulated fleet events or a replayed CSV, landed as files or to Kafka"),
     Subcommand("evaluate", "commands.evaluate", "the isolation forest on labelled files: ROC-AUC, average precision, F1"),
+    Subcommand("evaluate-series", "commands.evaluate_series",
+               "the per-key series detectors on labelled series, by NAB's rules and score"),
     Subcommand("sample-lake", "simulation.sample_lake", "a small ready-made lake for the dashboard and notebooks"),
     Subcommand("jars", "lakehouse.jars", "resolve the Spark jars with Maven (setup), or print their coordinates"),
 )

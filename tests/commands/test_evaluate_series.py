@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from commands.evaluate_series import NabFile, best_threshold, main, probation_rows, scaled_sigmoid
+from lakehouse.cli import run_cli
 
 SERIES = Path(__file__).resolve().parents[3] / "shared" / "data" / "series"
 
@@ -61,6 +62,6 @@ def test_the_command_runs_a_shared_series_through_the_per_key_path(tmp_path, cap
 
 def test_a_bad_setting_is_one_line_naming_it(tmp_path, capsys):
     (tmp_path / "windows.json").write_text("{}")
-    assert main(["--data", str(tmp_path), "--set", "num_tres=3"]) == 2
+    assert run_cli(lambda: main(["--data", str(tmp_path), "--set", "num_tres=3"])) == 2
     err = capsys.readouterr().err
     assert "num_tres" in err and err.count("\n") == 1
