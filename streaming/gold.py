@@ -18,6 +18,7 @@ from lakehouse.catalog import table_path
 from lakehouse.config import Config
 from lakehouse.delta_append import Idempotency
 from streaming.commit_retry import CommitRetry
+from streaming.stopping import BatchRefused
 
 
 def read_table_stream(spark: SparkSession, config: Config, table: str) -> DataFrame:
@@ -43,7 +44,7 @@ class GoldWriter:
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         with self._batch_lock:
             if self._stopping:
-                raise RuntimeError(f"stopping: micro-batch {batch_id} is left for the next start")
+                raise BatchRefused(f"stopping: micro-batch {batch_id} is left for the next start")
             # Spark sets the query id on the thread that runs the batch; it is kept in the checkpoint.
             app_id = batch.sparkSession.sparkContext.getLocalProperty("sql.streaming.queryId")
             if not app_id:

@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     from streaming.feature_summary import backfill_summaries
     from streaming.gold import failure
     from streaming.sink import MicroBatchSink
+    from streaming.stopping import expect_refusals
     from streaming.sources import describe_source, jar_groups
 
     spark = build_spark("isoguard-stream", master=args.master, jar_groups=jar_groups(config), verbose=args.verbose)
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             f"stream failed: {query.exception()}" if query.exception() else failure(gold))
         if stop_requested.is_set():
             log.warning("stop requested: finishing the current micro-batches, then stopping")
+            expect_refusals(spark)
         sink.refuse_new_batches()
         query.stop()
         for g in gold:

@@ -34,6 +34,7 @@ from streaming.backlog import BacklogGauge
 from streaming.champion import ChampionWatcher
 from streaming.clock import EventClock
 from streaming.commit_retry import CommitRetry
+from streaming.stopping import BatchRefused
 from streaming.dedup import Deduplicator
 from streaming.landing import apply_reports, report_aggregates
 from streaming.feature_summary import LateEventCounter
@@ -183,7 +184,7 @@ class MicroBatchSink:
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         with self._batch_lock:
             if self._stopping:
-                raise RuntimeError(f"stopping: micro-batch {batch_id} is left for the next start")
+                raise BatchRefused(f"stopping: micro-batch {batch_id} is left for the next start")
             self._process(batch, batch_id)
 
     def _process(self, batch: DataFrame, batch_id: int) -> None:

@@ -70,7 +70,7 @@ def test_an_empty_lake_names_the_command_to_run_on_every_page(browser, tmp_path,
         wait.until(lambda b: "No data yet" in b.find_element(By.ID, "status").text)
         assert "isoguard stream --config" in browser.find_element(By.ID, "status").text
         assert browser.find_element(By.ID, "kpi-model-version").text == "none yet"
-        wait.until(lambda b: "batch/retrain.py" in b.find_element(By.ID, "model-detail").text)
+        wait.until(lambda b: "isoguard retrain --config" in b.find_element(By.ID, "model-detail").text)
         screenshot(browser, "empty-overview")
         expected = {"/anomalies": ("anomaly-summary", "make demo"), "/alerts": ("alerts-empty", "make demo"),
                     "/features": ("feature-summary-text", "make demo"),
