@@ -66,10 +66,9 @@ def test_sigkill_at_several_moments_loses_and_duplicates_nothing(workload):
     base = commits(scores_dir)
     proc = start_job(toml, lake, "--available-now")
     kill_when(proc, lambda: commits(scores_dir) > base + 1)
-    # 3: a moment into a run, wherever it is (0.7 s after its first events commit).
-    base = commits(events_dir)
-    proc = start_job(toml, lake, "--available-now")
-    kill_when(proc, lambda: commits(events_dir) > base and time.sleep(0.7) is None)
+    # A third kill at an arbitrary moment (0.7 s into a run) was dropped to keep the suite within its budget: the two
+    # above leave the two partial states a crash can leave (events without scores; events and scores without
+    # stream_stats); a crash after stream_stats is test_bad_input_duplicates.py's crash-after-stats case.
     # Then let it finish.
     proc = start_job(toml, lake, "--available-now")
     assert proc.wait(timeout=300) == 0, proc.stderr.read()[-2000:]
