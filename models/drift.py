@@ -49,7 +49,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-MAD_TO_SIGMA = 1.4826
+from models.online import median_plus_mad
+
 TOP_FEATURES = 3
 MEDIAN_ROWS = 100  # rows of each sample the median heuristic looks at: its estimate settles long before
 
@@ -148,8 +149,7 @@ class MMDDrift:
         top = tuple(state.features[j] for j in np.argsort(-moved(ref, win), kind="stable")[:TOP_FEATURES])
         threshold = math.inf
         if len(state.history) >= self.warmup:
-            median = float(np.median(state.history))
-            threshold = median + self.c * MAD_TO_SIGMA * float(np.median(np.abs(state.history - median)))
+            threshold = median_plus_mad(state.history, self.c)
         flagged = score > threshold
         state = replace(state, since_check=0, last_check=now)
         if not flagged:

@@ -308,8 +308,13 @@ class OnlineForest:
             return math.nan
         if self.threshold_rule == "quantile":
             return float(np.quantile(recent, 1.0 - self.contamination))
-        median = float(np.median(recent))
-        return median + self.mad_c * MAD_TO_SIGMA * float(np.median(np.abs(recent - median)))
+        return median_plus_mad(recent, self.mad_c)
+
+
+def median_plus_mad(values: np.ndarray, c: float) -> float:
+    """median + c MAD of `values`, the MAD scaled to a standard deviation (x 1.4826); also the drift checks' rule."""
+    median = float(np.median(values))
+    return median + c * MAD_TO_SIGMA * float(np.median(np.abs(values - median)))
 
 
 def _remember(state: OnlineState, scores: np.ndarray) -> OnlineState:
