@@ -195,16 +195,19 @@ class ExtendedIsolationForest:
                   self.max_depth_, leaves)
         return leaves
 
-    def score_samples(self, X: np.ndarray) -> np.ndarray:
-        """Minus the anomaly score, as scikit-learn's IsolationForest.score_samples (lower = more anomalous)."""
+    def mean_depths(self, X: np.ndarray) -> np.ndarray:
+        """E[h(x)] per row: the mean path length over the trees (the score's exponent, before scaling by c(samples))."""
         if len(X) == 0:
             return np.zeros(0)
         X = np.ascontiguousarray(X, dtype="float64")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, the forest was fitted on {self.n_features_in_}")
-        depths = _traverse(X, self.feats_, self.coefs_, self.thresholds_, self.left_, self.right_, self.path_,
-                           self.roots_, self.max_depth_, np.empty((0, 0), dtype=np.int64))
-        return -np.power(2.0, -depths / self.offset_)
+        return _traverse(X, self.feats_, self.coefs_, self.thresholds_, self.left_, self.right_, self.path_,
+                         self.roots_, self.max_depth_, np.empty((0, 0), dtype=np.int64))
+
+    def score_samples(self, X: np.ndarray) -> np.ndarray:
+        """Minus the anomaly score, as scikit-learn's IsolationForest.score_samples (lower = more anomalous)."""
+        return -np.power(2.0, -self.mean_depths(X) / self.offset_)
 
     def credit(self, X: np.ndarray) -> np.ndarray:
         """(rows x features) isolation credit: each isolating cut's standardised weights over its depth."""

@@ -219,7 +219,7 @@ class OnlineForest:
         X = np.asarray(X, dtype="float64")
         if not state.ready:
             return np.full(len(X), math.nan)
-        depths = np.mean([_mean_depths(g, X) for g in state.groups], axis=0)
+        depths = np.mean([g.mean_depths(X) for g in state.groups], axis=0)
         return np.power(2.0, -depths / state.groups[0].offset_)
 
     def update(self, state: OnlineState, X: np.ndarray, ids: np.ndarray, batch_id: int, now: float,
@@ -328,7 +328,3 @@ def _remember(state: OnlineState, scores: np.ndarray) -> OnlineState:
     return replace(state, ring=ring, ring_size=min(size, state.ring_size + len(scores)),
                    ring_next=(state.ring_next + len(scores)) % size)
 
-
-def _mean_depths(forest: ExtendedIsolationForest, X: np.ndarray) -> np.ndarray:
-    """E[h(x)] of one group (the exponent of its score)."""
-    return -np.log2(-forest.score_samples(X)) * forest.offset_
